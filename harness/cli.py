@@ -1,0 +1,61 @@
+"""The `condbench` command. Each area owns its subcommands in its own module; this file
+only lists them, and imports a module when its command is used (fast `--help`)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+import click
+
+from harness import __version__
+from harness.errors import CondbenchError
+
+# command name -> "module:attribute" of a click command or group
+SUBCOMMANDS: dict[str, str] = {
+    "data": "harness.cli_data:data",
+    "train": "harness.cli_train:train",
+    "condense": "condensers.cli:condense",
+    "llm": "condensers.llm.cli:llm",
+    "run": "harness.cli_run:run",
+    "tune": "harness.cli_run:tune",
+    "verify": "harness.cli_run:verify",
+    "results": "harness.cli_run:results",
+    "leaderboard": "leaderboard.cli:leaderboard",
+    "submit": "leaderboard.cli:submit",
+}
+
+
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(SUBCOMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        target = SUBCOMMANDS.get(name)
+        if target is None:
+            return None
+        module_name, attr = target.split(":")
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name and module_name.startswith(exc.name):
+                return None  # that part is not built yet
+            raise
+        return getattr(module, attr)
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except CondbenchError as exc:
+            click.echo(f"error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="condbench")
+def main() -> None:
+    """condbench: the benchmark and leaderboard for dataset condensation in recommendation."""
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,233 @@
+"""The one representation of a dataset and of a condensed train set.
+
+Every dataset and every condensed set is a `Dataset`:
+
+- ``items``: ``item_id`` (int64) and one column per text field, each a list of
+  bert-base-uncased WordPiece token ids (what the recommenders read). ``text_fields``
+  names those columns in the order the models concatenate them.
+- ``histories``: ``user_id`` (int64) and ``history`` (list of item ids): the fixed click
+  history the user encoder reads.
+- ``interactions``: ``split`` (train/dev/test), ``user_id``, ``item_id``, ``label``
+  (1 clicked, 0 shown and not clicked) and ``group_id`` (the ranking group: an impression
+  where the data has impressions, else the user).
+
+A condensed set has the same schema: its ``train`` split (and possibly ``items`` and
+``histories``) differ; ``dev`` and ``test`` are always the original ones. Datasets are
+stored as Parquet plus a ``manifest.json``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from harness.errors import DataError
+from harness.paths import atomic_dir
+
+SPLITS = ("train", "dev", "test")
+INTERACTION_COLUMNS = ("split", "user_id", "item_id", "label", "group_id")
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class Dataset:
+    name: str
+    items: pd.DataFrame
+    text_fields: tuple[str, ...]
+    histories: pd.DataFrame
+    interactions: pd.DataFrame
+    meta: dict = field(default_factory=dict)
+
+    # ---- views -------------------------------------------------------------------------
+    def split(self, name: str) -> pd.DataFrame:
+        if name not in SPLITS:
+            raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
+        frame = self.interactions[self.interactions["split"] == name]
+        return frame.reset_index(drop=True)
+
+    @property
+    def variant(self) -> str:
+        return str(self.meta.get("variant", "original"))
+
+    @property
+    def num_items(self) -> int:
+        return len(self.items)
+
+    def history_of(self) -> dict[int, list[int]]:
+        """user id -> fixed click history (item ids)."""
+        return dict(zip(self.histories["user_id"].tolist(), self.histories["history"].tolist(), strict=True))
+
+    def with_train(
+        self,
+        train: pd.DataFrame,
+        *,
+        variant: str,
+        items: pd.DataFrame | None = None,
+        histories: pd.DataFrame | None = None,
+        meta: dict | None = None,
+    ) -> Dataset:
+        """A condensed set: this dataset with its train split (and maybe items/histories) replaced.
+
+        Dev and test stay the original ones. ``histories`` replaces the rows of the users it
+        names and keeps every other user's (dev/test users still need theirs).
+        """
+        train = train.copy()
+        train["split"] = "train"
+        if "group_id" not in train:
+            train["group_id"] = train["user_id"]
+        keep = self.interactions[self.interactions["split"] != "train"]
+        interactions = pd.concat([train[list(INTERACTION_COLUMNS)], keep], ignore_index=True)
+        new_histories = self.histories
+        if histories is not None:
+            rest = self.histories[~self.histories["user_id"].isin(histories["user_id"])]
+            new_histories = pd.concat([histories, rest], ignore_index=True)
+        new_meta = {**self.meta, "variant": variant, "parent": self.meta.get("name", self.name)}
+        new_meta.update(meta or {})
+        return replace(
+            self,
+            items=self.items if items is None else items,
+            histories=new_histories,
+            interactions=normalise_interactions(interactions),
+            meta=new_meta,
+        )
+
+    # ---- checks ------------------------------------------------------------------------
+    def validate(self, source: str | None = None) -> None:
+        """Raise one `DataError` naming the table and the row/key of the first problem."""
+        src = source or self.name
+        for col in ("item_id", *self.text_fields):
+            if col not in self.items:
+                raise DataError(f"missing column {col!r}", file=f"{src}:items")
+        if self.items["item_id"].duplicated().any():
+            dup = int(self.items.loc[self.items["item_id"].duplicated(), "item_id"].iloc[0])
+            raise DataError(f"duplicate item id {dup}", file=f"{src}:items")
+        for col in ("user_id", "history"):
+            if col not in self.histories:
+                raise DataError(f"missing column {col!r}", file=f"{src}:histories")
+        for col in INTERACTION_COLUMNS:
+            if col not in self.interactions:
+                raise DataError(f"missing column {col!r}", file=f"{src}:interactions")
+        known = set(self.items["item_id"].tolist())
+        unknown = ~self.interactions["item_id"].isin(known)
+        if unknown.any():
+            row = int(np.flatnonzero(unknown.to_numpy())[0])
+            bad = int(self.interactions["item_id"].iloc[row])
+            raise DataError(f"unknown item id {bad}", file=f"{src}:interactions", where=f"row {row}")
+        bad_split = ~self.interactions["split"].isin(SPLITS)
+        if bad_split.any():
+            row = int(np.flatnonzero(bad_split.to_numpy())[0])
+            raise DataError(
+                f"unknown split {self.interactions['split'].iloc[row]!r}",
+                file=f"{src}:interactions",
+                where=f"row {row}",
+            )
+        bad_label = ~self.interactions["label"].isin((0, 1))
+        if bad_label.any():
+            row = int(np.flatnonzero(bad_label.to_numpy())[0])
+            raise DataError("label must be 0 or 1", file=f"{src}:interactions", where=f"row {row}")
+        for row, hist in enumerate(self.histories["history"].tolist()):
+            missing = [i for i in hist if i not in known]
+            if missing:
+                raise DataError(
+                    f"history names unknown item id {missing[0]}",
+                    file=f"{src}:histories",
+                    where=f"row {row}, user {int(self.histories['user_id'].iloc[row])}",
+                )
+        with_history = set(self.histories["user_id"].tolist())
+        lacking = ~self.interactions["user_id"].isin(with_history)
+        if lacking.any():
+            row = int(np.flatnonzero(lacking.to_numpy())[0])
+            user = int(self.interactions["user_id"].iloc[row])
+            raise DataError(f"user {user} has no history", file=f"{src}:interactions", where=f"row {row}")
+
+    # ---- storage -----------------------------------------------------------------------
+    def save(self, folder: str | Path) -> Path:
+        """Write Parquet tables and a manifest; atomic: a crash leaves no half-written folder."""
+        folder = Path(folder)
+        with atomic_dir(folder) as tmp:
+            pq.write_table(_items_table(self.items, self.text_fields), tmp / "items.parquet")
+            pq.write_table(_histories_table(self.histories), tmp / "histories.parquet")
+            pq.write_table(
+                pa.Table.from_pandas(self.interactions[list(INTERACTION_COLUMNS)], preserve_index=False),
+                tmp / "interactions.parquet",
+            )
+            manifest = {
+                "schema_version": SCHEMA_VERSION,
+                "name": self.name,
+                "text_fields": list(self.text_fields),
+                "meta": self.meta,
+            }
+            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+        return folder
+
+    @classmethod
+    def load(cls, folder: str | Path) -> Dataset:
+        folder = Path(folder)
+        manifest_path = folder / "manifest.json"
+        if not manifest_path.is_file():
+            raise DataError("not a condbench dataset folder (no manifest.json)", file=str(folder))
+        try:
+            manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise DataError(f"unreadable manifest: {exc}", file=str(manifest_path)) from None
+        if manifest.get("schema_version") != SCHEMA_VERSION:
+            raise DataError(
+                f"schema version {manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}",
+                file=str(manifest_path),
+            )
+        tables = {}
+        for part in ("items", "histories", "interactions"):
+            path = folder / f"{part}.parquet"
+            try:
+                tables[part] = pq.read_table(path).to_pandas()
+            except (OSError, pa.ArrowException) as exc:
+                raise DataError(f"unreadable table: {exc}", file=str(path)) from None
+        items = tables["items"]
+        fields = tuple(manifest["text_fields"])
+        for col in fields:
+            items[col] = items[col].map(list)
+        histories = tables["histories"]
+        histories["history"] = histories["history"].map(list)
+        return cls(
+            name=manifest["name"],
+            items=items,
+            text_fields=fields,
+            histories=histories,
+            interactions=normalise_interactions(tables["interactions"]),
+            meta=manifest.get("meta", {}),
+        )
+
+
+def normalise_interactions(frame: pd.DataFrame) -> pd.DataFrame:
+    """Column order and dtypes every consumer can rely on."""
+    out = frame[list(INTERACTION_COLUMNS)].copy()
+    out["split"] = out["split"].astype(str)
+    for col in ("user_id", "item_id", "group_id"):
+        out[col] = out[col].astype("int64")
+    out["label"] = out["label"].astype("int8")
+    return out.reset_index(drop=True)
+
+
+def _items_table(items: pd.DataFrame, fields: tuple[str, ...]) -> pa.Table:
+    columns = {"item_id": pa.array(items["item_id"].astype("int64").to_numpy())}
+    for col in fields:
+        columns[col] = pa.array([list(map(int, v)) for v in items[col]], type=pa.list_(pa.int32()))
+    extra = [c for c in items.columns if c not in columns]
+    for col in extra:
+        columns[col] = pa.array(items[col].tolist())
+    return pa.table(columns)
+
+
+def _histories_table(histories: pd.DataFrame) -> pa.Table:
+    return pa.table(
+        {
+            "user_id": pa.array(histories["user_id"].astype("int64").to_numpy()),
+            "history": pa.array([list(map(int, h)) for h in histories["history"]], type=pa.list_(pa.int64())),
+        }
+    )

@@ -1,0 +1,163 @@
+"""The result record: one JSON file per grid cell (dataset x method x budget x recommender x seed).
+
+Records are the only thing the leaderboard reads. Aggregation over seeds (mean, std, 95%
+interval, Quality against Original, ΔRandom) is done from records by `leaderboard.aggregate`,
+never stored twice. The schema is versioned; a reader refuses versions it does not know.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from harness.errors import DataError
+from harness.paths import atomic_write_text
+
+RECORD_SCHEMA_VERSION = 1
+_SAFE_PART = re.compile(r"[^A-Za-z0-9._=-]+")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MethodInfo(_Strict):
+    name: str = Field(min_length=1, max_length=200)
+    version: str = "0"
+    params: dict[str, Any] = Field(default_factory=dict)
+    # who produced the train set: our own condenser, a read-only release entry, a submission
+    source: Literal["condbench", "release", "submission"] = "condbench"
+    authors: str | None = None
+    paper_url: str | None = None
+
+
+class DatasetInfo(_Strict):
+    name: str
+    version: str = "1"
+    sha256: str = ""
+    num_train_users: int | None = None
+    num_train_interactions: int | None = None
+
+
+class SizeInfo(_Strict):
+    """Canonical sizes in KB (harness.sizes) and ratios to the original train set."""
+
+    item_kb: float
+    user_kb: float
+    overall_kb: float
+    ratio_item: float
+    ratio_user: float
+    ratio_overall: float
+
+
+class Timings(_Strict):
+    condense_s: float = 0.0
+    train_s: float = 0.0
+    epochs: int = 0
+    best_epoch: int = 0
+    samples_per_s: float = 0.0
+
+
+class LLMInfo(_Strict):
+    backend: str
+    model: str
+    prompt_version: str = ""
+    calls: int = 0
+    cached: int = 0
+    fallbacks: int = 0
+
+
+class Environment(_Strict):
+    git_sha: str
+    image_digest: str = "host"
+    python: str
+    platform: str
+    device: str = "cpu"
+    packages: dict[str, str] = Field(default_factory=dict)
+
+
+class Tuning(_Strict):
+    study: str
+    trial: int
+    storage: str = ""
+
+
+class ResultRecord(_Strict):
+    schema_version: int = RECORD_SCHEMA_VERSION
+    created: str  # ISO 8601 UTC
+    dataset: DatasetInfo
+    method: MethodInfo
+    budget: str  # "all" for original, else e.g. "47" (users) or "5%"
+    recommender: str
+    seed: int
+    metrics: dict[str, float]  # test metrics of this seed, names as parsed by harness.metrics
+    dev_metrics: dict[str, float] = Field(default_factory=dict)
+    reference: dict[str, dict[str, float]] = Field(default_factory=dict)  # chance, popularity
+    groups_used: int = 0
+    groups_dropped: int = 0
+    sizes: SizeInfo | None = None
+    timings: Timings = Field(default_factory=Timings)
+    llm: LLMInfo | None = None
+    environment: Environment
+    config: dict[str, Any] = Field(default_factory=dict)
+    command: str = ""
+    tuning: Tuning | None = None
+
+    @field_validator("schema_version")
+    @classmethod
+    def _known_version(cls, value: int) -> int:
+        if value != RECORD_SCHEMA_VERSION:
+            raise ValueError(f"record schema version {value} is not {RECORD_SCHEMA_VERSION}")
+        return value
+
+    @property
+    def cell_key(self) -> tuple[str, str, str, str, int]:
+        return (self.dataset.name, self.method.name, self.budget, self.recommender, self.seed)
+
+    @property
+    def entry_key(self) -> tuple[str, str, str, str]:
+        """Records that differ only by seed belong to one leaderboard entry."""
+        return (self.dataset.name, self.method.name, self.budget, self.recommender)
+
+    def relative_path(self) -> Path:
+        """Where this record lives below a results folder."""
+        parts = [self.dataset.name, self.method.name, f"budget={self.budget}", self.recommender]
+        return Path(*[_SAFE_PART.sub("_", p) for p in parts]) / f"seed={self.seed}.json"
+
+
+def record_path(results_dir: str | Path, dataset: str, method: str, budget: str, recommender: str, seed: int) -> Path:
+    parts = [dataset, method, f"budget={budget}", recommender]
+    return Path(results_dir, *[_SAFE_PART.sub("_", p) for p in parts], f"seed={seed}.json")
+
+
+def write_record(record: ResultRecord, results_dir: str | Path) -> Path:
+    """Write atomically: a crash leaves the old record or the new one, never half of one."""
+    path = Path(results_dir) / record.relative_path()
+    atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
+    return path
+
+
+def read_record(path: str | Path) -> ResultRecord:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"unreadable result record: {exc}", file=str(path)) from None
+    try:
+        return ResultRecord.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"]) or "(record)"
+        raise DataError(f"invalid result record: {first['msg']}", file=str(path), where=key) from None
+
+
+def read_records(results_dir: str | Path) -> list[ResultRecord]:
+    """Every record below `results_dir` (sorted by path, so the order is stable)."""
+    root = Path(results_dir)
+    if not root.is_dir():
+        raise DataError("results folder not found", file=str(root))
+    return [read_record(p) for p in sorted(root.rglob("seed=*.json"))]
