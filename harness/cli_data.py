@@ -1,0 +1,88 @@
+"""`condbench data`: fetch datasets into the cache, describe them, list what is known."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+MIRROR_HELP = "folder mirroring the sources, tried before the network (default: $CONDBENCH_MIRROR)"
+CACHE_HELP = "cache root (default: $CONDBENCH_CACHE, else ~/.cache/condbench)"
+
+
+@click.group()
+def data() -> None:
+    """Datasets: fetch, describe, list."""
+
+
+@data.command()
+@click.argument("name")
+@click.option("--mirror", type=click.Path(file_okay=False), default=None, help=MIRROR_HELP)
+@click.option("--cache", type=click.Path(file_okay=False), default=None, help=CACHE_HELP)
+def fetch(name: str, mirror: str | None, cache: str | None) -> None:
+    """Fetch NAME (sha256-checked) and convert every variant into the cache."""
+    from harness.data import dataset_folder, fetch_dataset
+
+    ready = fetch_dataset(name, mirror=mirror, cache=cache)
+    where = dataset_folder(name, ready[0], cache).parent if ready else "-"
+    click.echo(f"{name}: variants {', '.join(ready) or 'none'} ready in {where}", err=True)
+
+
+@data.command()
+@click.argument("name")
+@click.option("--variant", default="original", show_default=True, help="which train set")
+@click.option("--mirror", type=click.Path(file_okay=False), default=None, help=MIRROR_HELP)
+@click.option("--cache", type=click.Path(file_okay=False), default=None, help=CACHE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
+def stats(name: str, variant: str, mirror: str | None, cache: str | None, as_json: bool) -> None:
+    """Users, items, interactions per split, candidate lists, tokens and sizes of NAME."""
+    from harness.data import load_dataset
+    from harness.data.stats import dataset_stats
+
+    figures = dataset_stats(load_dataset(name, variant=variant, mirror=mirror, cache=cache))
+    if as_json:
+        click.echo(json.dumps(figures, sort_keys=True))
+        return
+    click.echo(f"{figures['dataset']} [{figures['variant']}]")
+    click.echo(
+        f"  items {figures['items']:,}  users {figures['users']:,}  "
+        f"avg tokens/item {figures['avg_tokens_per_item']}  text fields {', '.join(figures['text_fields'])}"
+    )
+    if figures["source_counts"]:
+        counts = "  ".join(f"{k} {v:,}" for k, v in figures["source_counts"].items())
+        click.echo(f"  source: {counts}")
+    for split, s in figures["splits"].items():
+        c = s["candidates"]
+        click.echo(
+            f"  {split:<5} interactions {s['interactions']:>9,}  users {s['users']:>7,}  "
+            f"positives {s['positives']:>9,}  groups {s['groups']:>7,}  "
+            f"candidates min/median/max {c['min']}/{c['median']:g}/{c['max']}"
+        )
+    size = figures["train_size_kb"]
+    click.echo(
+        f"  train size (KB): item {size['item_kb']:.1f}  user {size['user_kb']:.1f}  overall {size['overall_kb']:.1f}"
+    )
+
+
+@data.command(name="list")
+@click.option("--cache", type=click.Path(file_okay=False), default=None, help=CACHE_HELP)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
+def list_datasets(cache: str | None, as_json: bool) -> None:
+    """The known datasets and which of their variants are in the cache."""
+    from harness.data import DATASETS, is_cached
+
+    rows = [
+        {
+            "name": name,
+            "description": source.description,
+            "variants": list(source.variants),
+            "cached": [v for v in source.variants if is_cached(name, v, cache)],
+        }
+        for name, source in sorted(DATASETS.items())
+    ]
+    if as_json:
+        click.echo(json.dumps({"datasets": rows}, sort_keys=True))
+        return
+    for row in rows:
+        cached = ", ".join(row["cached"]) or "not cached"
+        click.echo(f"{row['name']:<18} {cached:<40} {row['description']}")
