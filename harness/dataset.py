@@ -61,7 +61,9 @@ class Dataset:
 
     def history_of(self) -> dict[int, list[int]]:
         """user id -> fixed click history (item ids)."""
-        return dict(zip(self.histories["user_id"].tolist(), self.histories["history"].tolist(), strict=True))
+        return dict(
+            zip(self.histories["user_id"].tolist(), self.histories["history"].tolist(), strict=True)
+        )
 
     def with_train(
         self,
@@ -118,7 +120,9 @@ class Dataset:
         if unknown.any():
             row = int(np.flatnonzero(unknown.to_numpy())[0])
             bad = int(self.interactions["item_id"].iloc[row])
-            raise DataError(f"unknown item id {bad}", file=f"{src}:interactions", where=f"row {row}")
+            raise DataError(
+                f"unknown item id {bad}", file=f"{src}:interactions", where=f"row {row}"
+            )
         bad_split = ~self.interactions["split"].isin(SPLITS)
         if bad_split.any():
             row = int(np.flatnonzero(bad_split.to_numpy())[0])
@@ -144,7 +148,9 @@ class Dataset:
         if lacking.any():
             row = int(np.flatnonzero(lacking.to_numpy())[0])
             user = int(self.interactions["user_id"].iloc[row])
-            raise DataError(f"user {user} has no history", file=f"{src}:interactions", where=f"row {row}")
+            raise DataError(
+                f"user {user} has no history", file=f"{src}:interactions", where=f"row {row}"
+            )
 
     # ---- storage -----------------------------------------------------------------------
     def save(self, folder: str | Path) -> Path:
@@ -154,7 +160,9 @@ class Dataset:
             pq.write_table(_items_table(self.items, self.text_fields), tmp / "items.parquet")
             pq.write_table(_histories_table(self.histories), tmp / "histories.parquet")
             pq.write_table(
-                pa.Table.from_pandas(self.interactions[list(INTERACTION_COLUMNS)], preserve_index=False),
+                pa.Table.from_pandas(
+                    self.interactions[list(INTERACTION_COLUMNS)], preserve_index=False
+                ),
                 tmp / "interactions.parquet",
             )
             manifest = {
@@ -163,7 +171,9 @@ class Dataset:
                 "text_fields": list(self.text_fields),
                 "meta": self.meta,
             }
-            (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, sort_keys=True, default=str))
+            (tmp / "manifest.json").write_text(
+                json.dumps(manifest, indent=2, sort_keys=True, default=str)
+            )
         return folder
 
     @classmethod
@@ -228,6 +238,8 @@ def _histories_table(histories: pd.DataFrame) -> pa.Table:
     return pa.table(
         {
             "user_id": pa.array(histories["user_id"].astype("int64").to_numpy()),
-            "history": pa.array([list(map(int, h)) for h in histories["history"]], type=pa.list_(pa.int64())),
+            "history": pa.array(
+                [list(map(int, h)) for h in histories["history"]], type=pa.list_(pa.int64())
+            ),
         }
     )

@@ -1,0 +1,56 @@
+"""Fastformer (Wu et al., 2021) for recommendation: additive-attention Transformer layers.
+
+Without LayerNorm and position embeddings, as its authors recommend for news
+recommendation; one Fastformer layer (its query/key/value projections read the word
+embeddings directly and lift them to the 256-d content space) and attention pooling, for
+items and for users.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from harness.errors import ConfigError
+from recommenders.base import ContentRecommender, ModelConfig
+from recommenders.layers import AdditiveAttention, FastformerAttention
+
+
+@dataclass(frozen=True)
+class FastformerConfig(ModelConfig):
+    heads: int = 16
+    user_heads: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.content_dim % self.heads:
+            raise ConfigError(
+                f"model option 'heads' ({self.heads}) must divide content_dim ({self.content_dim})"
+            )
+        if self.user_dim % self.user_heads:
+            raise ConfigError(
+                f"model option 'user_heads' ({self.user_heads}) must divide user_dim ({self.user_dim})"
+            )
+
+
+class Fastformer(ContentRecommender):
+    name = "fastformer"
+    Config = FastformerConfig
+
+    def __init__(self, config: FastformerConfig):
+        super().__init__(config)
+        self.word_layer = FastformerAttention(config.word_dim, config.content_dim, config.heads)
+        self.word_pooling = AdditiveAttention(config.content_dim, config.attention_hidden)
+        self.item_layer = FastformerAttention(config.user_dim, config.user_dim, config.user_heads)
+        self.item_pooling = AdditiveAttention(config.user_dim, config.attention_hidden)
+
+    def encode_content(
+        self, tokens: torch.Tensor, fields: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        hidden = self.word_layer(self.embed_words(tokens), mask)
+        return self.word_pooling(hidden, mask)
+
+    def encode_users(self, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.item_layer(history, mask)
+        return self.item_pooling(hidden, mask)

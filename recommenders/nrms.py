@@ -1,0 +1,54 @@
+"""NRMS (Wu et al., 2019): multi-head self-attention + additive attention, for items and users."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from harness.errors import ConfigError
+from recommenders.base import ContentRecommender, ModelConfig
+from recommenders.layers import AdditiveAttention, MultiHeadSelfAttention
+
+
+@dataclass(frozen=True)
+class NrmsConfig(ModelConfig):
+    heads: int = 16
+    user_heads: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.content_dim % self.heads:
+            raise ConfigError(
+                f"model option 'heads' ({self.heads}) must divide content_dim ({self.content_dim})"
+            )
+        if self.user_dim % self.user_heads:
+            raise ConfigError(
+                f"model option 'user_heads' ({self.user_heads}) must divide user_dim ({self.user_dim})"
+            )
+
+
+class Nrms(ContentRecommender):
+    name = "nrms"
+    Config = NrmsConfig
+
+    def __init__(self, config: NrmsConfig):
+        super().__init__(config)
+        self.word_attention = MultiHeadSelfAttention(
+            config.word_dim, config.content_dim, config.heads
+        )
+        self.word_pooling = AdditiveAttention(config.content_dim, config.attention_hidden)
+        self.item_attention = MultiHeadSelfAttention(
+            config.user_dim, config.user_dim, config.user_heads
+        )
+        self.item_pooling = AdditiveAttention(config.user_dim, config.attention_hidden)
+
+    def encode_content(
+        self, tokens: torch.Tensor, fields: torch.Tensor, mask: torch.Tensor
+    ) -> torch.Tensor:
+        hidden = self.word_attention(self.embed_words(tokens), mask)
+        return self.word_pooling(hidden, mask)
+
+    def encode_users(self, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        hidden = self.item_attention(history, mask)
+        return self.item_pooling(hidden, mask)

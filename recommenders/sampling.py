@@ -1,0 +1,63 @@
+"""Negative sampling for training: each positive gets `count` negatives.
+
+A user's negatives come first from that user's shown-not-clicked items (label 0) of the
+ORIGINAL train split (a condensed set keeps only positives, so the caller passes the
+original dataset), drawn without replacement; when the user has fewer than `count`, the
+rest are uniformly random items other than the positive.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+class NegativeSampler:
+    def __init__(
+        self,
+        positive_users: np.ndarray,
+        positive_rows: np.ndarray,
+        shown_not_clicked: pd.DataFrame,
+        shown_rows: np.ndarray,
+        num_items: int,
+        count: int,
+    ):
+        """`positive_*`: user id and item row of each train positive; `shown_not_clicked`:
+        the original train split's label-0 rows (user_id), `shown_rows` their item rows."""
+        if num_items < 2:
+            raise ValueError("negative sampling needs at least 2 items")
+        self.positive_rows = positive_rows
+        self.num_items = num_items
+        self.count = count
+        pools = (
+            pd.Series(shown_rows).groupby(shown_not_clicked["user_id"].to_numpy()).agg(np.unique)
+        )
+        order = np.argsort(positive_users, kind="stable")
+        users, starts = np.unique(positive_users[order], return_index=True)
+        bounds = np.r_[starts, len(order)]
+        # (sample positions of one user, that user's negative pool)
+        self._per_user = [
+            (
+                order[bounds[i] : bounds[i + 1]],
+                np.asarray(pools.get(user, np.empty(0, dtype=np.int64))),
+            )
+            for i, user in enumerate(users)
+        ]
+
+    def sample(self, rng: np.random.Generator) -> np.ndarray:
+        """[positives, count] item rows of negatives, one row per positive."""
+        out = np.empty((len(self.positive_rows), self.count), dtype=np.int64)
+        for positions, pool in self._per_user:
+            take = min(len(pool), self.count)
+            if take:
+                keys = rng.random((len(positions), len(pool)))
+                chosen = np.argsort(keys, axis=1, kind="stable")[:, :take]
+                out[positions, :take] = pool[chosen]
+            if take < self.count:
+                random_rows = rng.integers(
+                    0, self.num_items - 1, size=(len(positions), self.count - take)
+                )
+                # skip the positive itself: shift draws at or above it by one
+                random_rows += random_rows >= self.positive_rows[positions][:, None]
+                out[positions, take:] = random_rows
+        return out
