@@ -1,0 +1,226 @@
+"""`condbench condense`: condense one dataset with one method and write the set.
+
+    condbench condense --dataset movielens-tfdcon --method tfdcon --budget 47 --llm replay -o out/
+
+Prints (stderr, or one JSON object on stdout with --json): users and interactions of the
+train set, the size parts in KB and their ratio to Original, LLM calls made / cached /
+fallen back, and the wall time of each stage.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import click
+import numpy as np
+
+from condensers.base import Budget
+from condensers.context import CondenseContext
+from condensers.registry import available, make
+from harness.dataset import Dataset
+from harness.errors import ConfigError
+
+
+@click.command("condense")
+@click.option(
+    "--dataset", "dataset_name", required=True, help="dataset name, e.g. movielens-tfdcon"
+)
+@click.option("--method", required=True, help=f"condenser: {', '.join(available())}")
+@click.option(
+    "--budget",
+    default="5%",
+    show_default=True,
+    help="synthetic users: a count (47) or a share (5%, 0.05)",
+)
+@click.option("--alpha", type=float, default=None, help="tfdcon: weight of the interest distance")
+@click.option(
+    "--m", "merge", type=int, default=None, help="tfdcon: users merged per synthetic user"
+)
+@click.option(
+    "--text-tokens", type=float, default=None, help="random/majority: target tokens per item"
+)
+@click.option(
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="seed of the method and of the user encoder",
+)
+@click.option(
+    "--llm",
+    "llm_spec",
+    default="replay",
+    show_default=True,
+    help="replay | local | openai:MODEL@URL",
+)
+@click.option(
+    "--recommender", default="naml", show_default=True, help="model whose user encoder gives z_u"
+)
+@click.option(
+    "--train-setting",
+    "train_settings",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="setting of the recommender trained for z_u (repeatable), e.g. max_epochs=3",
+)
+@click.option(
+    "--subset-users",
+    type=int,
+    default=None,
+    help="condense only the N lowest-id train users and the items they touch (quick runs)",
+)
+@click.option("--mirror", type=click.Path(file_okay=False), default=None, help="data mirror folder")
+@click.option("--cache", type=click.Path(file_okay=False), default=None, help="cache root")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="folder to write the set to",
+)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
+@click.option("--quiet", is_flag=True, help="no progress bars")
+def condense(
+    dataset_name: str,
+    method: str,
+    budget: str,
+    alpha: float | None,
+    merge: int | None,
+    text_tokens: float | None,
+    seed: int,
+    llm_spec: str,
+    recommender: str,
+    train_settings: tuple[str, ...],
+    subset_users: int | None,
+    mirror: str | None,
+    cache: str | None,
+    output: str,
+    as_json: bool,
+    quiet: bool,
+) -> None:
+    """Condense DATASET with METHOD under BUDGET and write the condensed set to OUTPUT."""
+    parsed_budget = Budget.parse(budget)
+    options = {"alpha": alpha, "m": merge, "text_tokens": text_tokens}
+    condenser = make(method, {k: v for k, v in options.items() if v is not None})
+    ctx = CondenseContext(
+        cache_dir=cache,
+        mirror=mirror,
+        llm_spec=llm_spec,
+        recommender=recommender,
+        train_settings=parse_train_settings(train_settings),
+        seed=seed,
+        progress=not quiet,
+    )
+    with ctx.stage("load"):
+        original = ctx.load_variant(dataset_name, "original")
+        if subset_users is not None:
+            original = user_subset(original, subset_users)
+    start = time.perf_counter()
+    condensed = condenser.condense(original, parsed_budget, np.random.default_rng(seed), ctx)
+    ctx.timings["condense (total)"] = time.perf_counter() - start
+    condensed.meta["condenser"] = condenser.describe()
+    condensed.meta["budget"] = str(parsed_budget)
+    if ctx.llm_client is not None:
+        condensed.meta["llm"] = ctx.llm_client.describe()
+    with ctx.stage("write"):
+        condensed.validate(source=f"{dataset_name}[{method}]")
+        condensed.save(Path(output))
+    with ctx.stage("sizes"):
+        report = condense_report(original, condensed, method, ctx)
+    report["output"] = str(output)
+    if as_json:
+        click.echo(json.dumps(report, sort_keys=True))
+    else:
+        click.echo(format_report(report), err=True)
+
+
+def user_subset(dataset: Dataset, count: int) -> Dataset:
+    """The `count` lowest-id users with a train positive: all their rows, histories, and
+    only the items those rows and histories name."""
+    from dataclasses import replace
+
+    from condensers.base import train_users
+    from harness.dataset import normalise_interactions
+
+    if count < 1:
+        raise ConfigError(f"--subset-users: must be at least 1, got {count}")
+    users = set(train_users(dataset)[:count].tolist())
+    interactions = dataset.interactions[dataset.interactions["user_id"].isin(users)]
+    histories = dataset.histories[dataset.histories["user_id"].isin(users)]
+    items = set(interactions["item_id"].tolist())
+    items.update(i for history in histories["history"] for i in history)
+    meta = {**dataset.meta, "subset_users": count}
+    return replace(
+        dataset,
+        items=dataset.items[dataset.items["item_id"].isin(items)].reset_index(drop=True),
+        histories=histories.reset_index(drop=True),
+        interactions=normalise_interactions(interactions),
+        meta=meta,
+    )
+
+
+def parse_train_settings(pairs: tuple[str, ...]):
+    """``("max_epochs=3", ...)`` -> `TrainSettings` (None when no pair is given)."""
+    if not pairs:
+        return None
+    import yaml
+
+    from recommenders.trainer import TrainSettings
+
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--train-setting: expected KEY=VALUE, got {pair!r}")
+        values[key.strip()] = yaml.safe_load(value)
+    return TrainSettings.from_mapping(values)
+
+
+def condense_report(
+    original: Dataset, condensed: Dataset, method: str, ctx: CondenseContext
+) -> dict:
+    """Figures of one condensed set: counts, sizes in KB, ratios to Original, LLM use, timings."""
+    from harness.sizes import canonical_sizes, size_ratio
+
+    train = condensed.split("train")
+    full = canonical_sizes(original)
+    small = canonical_sizes(condensed)
+    llm = ctx.llm_stats()
+    return {
+        "dataset": original.name,
+        "method": method,
+        "users": int(train["user_id"].nunique()),
+        "interactions": len(train),
+        "positives": int((train["label"] == 1).sum()),
+        "size_kb": small.as_dict(),
+        "original_size_kb": full.as_dict(),
+        **{key: round(value, 4) for key, value in size_ratio(small, full).items()},
+        "llm": {
+            "calls_made": llm.get("calls", 0),
+            "cached": llm.get("cached", 0),
+            "replayed": llm.get("replayed", 0),
+            "fallbacks": llm.get("fallbacks", 0),
+            "describe": ctx.llm_client.describe() if ctx.llm_client is not None else None,
+        },
+        "seconds": {stage: round(value, 3) for stage, value in ctx.timings.items()},
+    }
+
+
+def format_report(report: dict) -> str:
+    size = report["size_kb"]
+    llm = report["llm"]
+    lines = [
+        f"{report['method']} on {report['dataset']}: {report['users']} users, "
+        f"{report['interactions']} train interactions ({report['positives']} positive)",
+        f"size KB: item {size['item_kb']:.1f}, user {size['user_kb']:.1f}, overall {size['overall_kb']:.1f}",
+        f"ratio to Original: item {report['ratio_item']:.1%}, user {report['ratio_user']:.1%}, "
+        f"overall {report['ratio_overall']:.1%}",
+        f"LLM calls: made {llm['calls_made']}, cached {llm['cached']}, replayed {llm['replayed']}, "
+        f"fallen back {llm['fallbacks']}",
+        "wall time: "
+        + ", ".join(f"{stage} {sec:.2f}s" for stage, sec in report["seconds"].items()),
+        f"written to {report['output']}",
+    ]
+    return "\n".join(lines)

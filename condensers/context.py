@@ -1,0 +1,110 @@
+"""What a condenser may use besides the dataset: LLM, sentence encoder, user embeddings.
+
+Everything heavy is created on first use, so `original` or `random` never load a model.
+Each part can be handed in ready-made (tests, another harness), else it is built from the
+context's settings. The context also times the stages of a run (`stage`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from condensers.encoders import SentenceEncoder
+from condensers.user_embeddings import RecommenderUserEmbeddings
+from harness.dataset import Dataset
+from harness.paths import cache_root
+
+UserEmbeddingProvider = Callable[[Dataset, np.ndarray], np.ndarray]
+
+
+@dataclass
+class CondenseContext:
+    """Lazy access to the LLM client, the sentence encoder and the user embeddings z_u.
+
+    - ``llm_spec``: "replay" (recorded outputs, e.g. the release's gpt-3.5 text), "local",
+      or "openai:MODEL@URL"; see `condensers.llm.make_client`.
+    - ``mirror``: the data mirror for release files (default: $CONDBENCH_MIRROR).
+    - ``recommender``/``seed``/``train_settings``: the model trained on Original whose user
+      encoder gives z_u (cached under ``<cache>/embeddings``).
+    """
+
+    cache_dir: Path | None = None
+    mirror: Path | None = None
+    llm_spec: str = "replay"
+    recommender: str = "naml"
+    seed: int = 0
+    train_settings: Any = None
+    progress: bool = True
+    llm_client: Any = None
+    sentence_encoder: SentenceEncoder | None = None
+    user_embedding_provider: UserEmbeddingProvider | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.cache_dir = cache_root(self.cache_dir)
+
+    def load_variant(self, name: str, variant: str):
+        """A variant of a registered dataset from the data layer (mirror and cache of ctx)."""
+        from harness.data import load_dataset
+
+        return load_dataset(name, variant=variant, mirror=self.mirror, cache=self.cache_dir)
+
+    # ---- parts -------------------------------------------------------------------------
+    def llm(self, dataset_name: str) -> Any:
+        """The LLM client (created on first use). Replay answers from the release's outputs."""
+        if self.llm_client is None:
+            from condensers.llm import make_client
+
+            replay = None
+            if self.llm_spec == "replay":
+                from condensers.llm import ReplayTable
+                from harness.data import release_llm_outputs
+
+                replay = ReplayTable.from_release(
+                    dataset_name,
+                    release_llm_outputs(dataset_name, mirror=self.mirror, cache=self.cache_dir),
+                )
+            self.llm_client = make_client(
+                self.llm_spec, cache_dir=Path(self.cache_dir) / "llm", replay=replay
+            )
+        return self.llm_client
+
+    def encoder(self) -> SentenceEncoder:
+        if self.sentence_encoder is None:
+            self.sentence_encoder = SentenceEncoder()
+        return self.sentence_encoder
+
+    def user_embeddings(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
+        """z_u for `user_ids`, rows in that order."""
+        if self.user_embedding_provider is None:
+            self.user_embedding_provider = RecommenderUserEmbeddings(
+                cache_dir=Path(self.cache_dir),
+                model_name=self.recommender,
+                seed=self.seed,
+                settings=self.train_settings,
+                progress=self.progress,
+            )
+        return np.asarray(
+            self.user_embedding_provider(dataset, np.asarray(user_ids)), dtype=np.float64
+        )
+
+    def llm_stats(self) -> dict[str, Any]:
+        """The LLM client's call counts, or {} when no LLM was used."""
+        return dict(self.llm_client.stats()) if self.llm_client is not None else {}
+
+    # ---- timing ------------------------------------------------------------------------
+    @contextlib.contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        """Add the wall time of the block to ``timings[name]`` (seconds)."""
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - start

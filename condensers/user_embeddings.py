@@ -1,0 +1,125 @@
+"""User embeddings z_u from a recommender trained on Original, cached on disk.
+
+The cache key is a content hash of the dataset (items, histories, interactions), the model
+name, the seed and the train settings, so changing any input can never serve a stale array.
+Files: ``<cache root>/embeddings/<key>.npz`` holding ``user_ids`` and ``embeddings``
+(plain arrays, read with ``allow_pickle=False``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from harness.dataset import Dataset
+from harness.errors import DataError
+from harness.paths import atomic_write_bytes
+
+EMBEDDINGS_FOLDER = "embeddings"
+KEY_VERSION = 1
+
+
+def dataset_fingerprint(dataset: Dataset) -> str:
+    """sha256 over the dataset's content (not its name or meta)."""
+    digest = hashlib.sha256()
+    digest.update(json.dumps(list(dataset.text_fields)).encode())
+    digest.update(_int_column_bytes(dataset.items["item_id"]))
+    for field in dataset.text_fields:
+        digest.update(_ragged_bytes(dataset.items[field]))
+    digest.update(_int_column_bytes(dataset.histories["user_id"]))
+    digest.update(_ragged_bytes(dataset.histories["history"]))
+    frame = dataset.interactions
+    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _int_column_bytes(column: pd.Series) -> bytes:
+    return np.asarray(column, dtype=np.int64).tobytes()
+
+
+def _ragged_bytes(column: pd.Series) -> bytes:
+    lists = column.tolist()
+    lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
+    flat = np.fromiter((int(t) for v in lists for t in v), dtype=np.int64, count=int(lengths.sum()))
+    return lengths.tobytes() + flat.tobytes()
+
+
+def settings_dict(settings: Any) -> dict:
+    if settings is None:
+        return {}
+    if dataclasses.is_dataclass(settings):
+        return dataclasses.asdict(settings)
+    if hasattr(settings, "model_dump"):
+        return settings.model_dump()
+    return dict(settings)
+
+
+@dataclass
+class RecommenderUserEmbeddings:
+    """Trains `model_name` on Original once per (dataset, model, seed, settings) and caches z_u."""
+
+    cache_dir: Path
+    model_name: str = "naml"
+    seed: int = 0
+    settings: Any = None
+    progress: bool = True
+
+    def cache_key(self, dataset: Dataset) -> str:
+        payload = {
+            "version": KEY_VERSION,
+            "dataset": dataset_fingerprint(dataset),
+            "model": self.model_name,
+            "seed": self.seed,
+            "settings": settings_dict(self.settings),
+        }
+        blob = json.dumps(payload, sort_keys=True, default=str).encode()
+        return hashlib.sha256(blob).hexdigest()[:32]
+
+    def path(self, dataset: Dataset) -> Path:
+        return Path(self.cache_dir) / EMBEDDINGS_FOLDER / f"{self.cache_key(dataset)}.npz"
+
+    def __call__(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
+        path = self.path(dataset)
+        if path.is_file():
+            known_ids, table = _read(path)
+        else:
+            known_ids = np.sort(dataset.histories["user_id"].to_numpy(dtype=np.int64))
+            table = self._compute(dataset, known_ids)
+            buffer = io.BytesIO()
+            np.savez(buffer, user_ids=known_ids, embeddings=table)
+            atomic_write_bytes(path, buffer.getvalue())
+        return _lookup(known_ids, table, np.asarray(user_ids, dtype=np.int64), path)
+
+    def _compute(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
+        from recommenders.trainer import TrainSettings, train_model, user_embeddings
+
+        settings = self.settings if self.settings is not None else TrainSettings()
+        trained = train_model(dataset, self.model_name, self.seed, settings, progress=self.progress)
+        return np.asarray(user_embeddings(trained.model, dataset, user_ids), dtype=np.float32)
+
+
+def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        with np.load(path, allow_pickle=False) as archive:
+            return archive["user_ids"], archive["embeddings"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(
+            f"unreadable cached embeddings ({exc}); delete the file", file=str(path)
+        ) from None
+
+
+def _lookup(known_ids: np.ndarray, table: np.ndarray, wanted: np.ndarray, path: Path) -> np.ndarray:
+    position = np.searchsorted(known_ids, wanted)
+    position = np.clip(position, 0, len(known_ids) - 1)
+    missing = known_ids[position] != wanted
+    if missing.any():
+        raise DataError(f"no embedding for user {int(wanted[missing][0])}", file=str(path))
+    return table[position]

@@ -1,0 +1,50 @@
+"""z_u from a recommender trained on Original, cached under <cache>/embeddings by content hash."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from condenser_fixtures import USERS, handmade_dataset
+
+from condensers.user_embeddings import RecommenderUserEmbeddings, dataset_fingerprint
+from recommenders.trainer import TrainSettings
+
+TINY = TrainSettings(max_epochs=1, batch_size=4, device="cpu", threads=1)
+
+
+def test_embeddings_are_trained_once_then_read_from_the_cache(tmp_path, monkeypatch):
+    dataset = handmade_dataset()
+    provider = RecommenderUserEmbeddings(tmp_path, "naml", seed=0, settings=TINY, progress=False)
+    first = provider(dataset, USERS)
+    assert first.shape == (len(USERS), 64) and np.isfinite(first).all()
+    path = provider.path(dataset)
+    assert path.is_file() and path.parent == tmp_path / "embeddings"
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("trained again although the embeddings are cached")
+
+    monkeypatch.setattr(RecommenderUserEmbeddings, "_compute", no_training)
+    again = RecommenderUserEmbeddings(tmp_path, "naml", seed=0, settings=TINY, progress=False)
+    reordered = again(dataset, USERS[::-1])
+    np.testing.assert_array_equal(reordered, first[::-1])
+
+
+def test_cache_key_changes_with_every_input():
+    dataset = handmade_dataset()
+    base = RecommenderUserEmbeddings("/unused", "naml", seed=0, settings=TINY)
+    keys = {
+        base.cache_key(dataset),
+        RecommenderUserEmbeddings("/unused", "nrms", seed=0, settings=TINY).cache_key(dataset),
+        RecommenderUserEmbeddings("/unused", "naml", seed=1, settings=TINY).cache_key(dataset),
+        RecommenderUserEmbeddings("/unused", "naml", seed=0, settings=TrainSettings()).cache_key(
+            dataset
+        ),
+    }
+    changed = handmade_dataset()
+    extra = pd.DataFrame(
+        [{"split": "train", "user_id": 12, "item_id": 9, "label": 0, "group_id": 12}]
+    )
+    changed.interactions = pd.concat([changed.interactions, extra], ignore_index=True)
+    keys.add(base.cache_key(changed))
+    assert len(keys) == 5
+    assert dataset_fingerprint(dataset) == dataset_fingerprint(handmade_dataset())
