@@ -129,7 +129,9 @@ class ResultRecord(_Strict):
         return Path(*[_SAFE_PART.sub("_", p) for p in parts]) / f"seed={self.seed}.json"
 
 
-def record_path(results_dir: str | Path, dataset: str, method: str, budget: str, recommender: str, seed: int) -> Path:
+def record_path(
+    results_dir: str | Path, dataset: str, method: str, budget: str, recommender: str, seed: int
+) -> Path:
     parts = [dataset, method, f"budget={budget}", recommender]
     return Path(results_dir, *[_SAFE_PART.sub("_", p) for p in parts], f"seed={seed}.json")
 
@@ -152,7 +154,9 @@ def read_record(path: str | Path) -> ResultRecord:
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "(record)"
-        raise DataError(f"invalid result record: {first['msg']}", file=str(path), where=key) from None
+        raise DataError(
+            f"invalid result record: {first['msg']}", file=str(path), where=key
+        ) from None
 
 
 def read_records(results_dir: str | Path) -> list[ResultRecord]:

@@ -1,0 +1,119 @@
+"""`condbench leaderboard build` and `condbench submit`."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+
+import click
+
+from harness.container import container_option, maybe_run_in_container
+from leaderboard.submission.limits import MIB, Limits
+
+
+def _emit_json(payload: dict) -> None:
+    click.echo(json.dumps(payload, sort_keys=True))
+
+
+@click.group()
+def leaderboard() -> None:
+    """Render result records into the static leaderboard site."""
+
+
+@leaderboard.command("build")
+@click.argument(
+    "results_dir", type=click.Path(file_okay=False, path_type=Path), metavar="RESULTS_DIR"
+)
+@click.option(
+    "-o",
+    "--output",
+    "site_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Site folder (created, or replaced when it holds an earlier build).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def build(results_dir: Path, site_dir: Path, as_json: bool) -> None:
+    """Build the site from every record below RESULTS_DIR (works from file://, no network)."""
+    from leaderboard.site import build_site
+
+    summary = build_site(results_dir, site_dir)
+    if as_json:
+        _emit_json(summary.as_dict())
+    else:
+        click.echo(
+            f"built {summary.site_dir / 'index.html'}: {summary.entries} entries "
+            f"from {summary.records} records in {summary.sections} sections",
+            err=True,
+        )
+
+
+@click.command()
+@click.argument("entry", type=click.Path(exists=True, path_type=Path), metavar="ENTRY")
+@click.option(
+    "--validate-only", is_flag=True, help="Check the entry; do not train or write records."
+)
+@click.option(
+    "--config",
+    "config_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Benchmark config naming the standard recommenders and seeds "
+    "(default: the config in ./configs that lists the entry's dataset).",
+)
+@click.option(
+    "--results-dir",
+    default="results",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where the entry's records are written.",
+)
+@click.option(
+    "--max-file-mb", default=Limits.max_file_bytes // MIB, show_default=True, type=click.IntRange(1)
+)
+@click.option(
+    "--max-total-mb",
+    default=Limits.max_total_bytes // MIB,
+    show_default=True,
+    type=click.IntRange(1),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+@container_option
+def submit(
+    entry: Path,
+    validate_only: bool,
+    config_path: Path | None,
+    results_dir: Path,
+    max_file_mb: int,
+    max_total_mb: int,
+    as_json: bool,
+    container: str | None = None,
+) -> None:
+    """Validate a leaderboard entry (folder, .zip or .tar.gz) and evaluate it.
+
+    Exit 0 when valid (and evaluated), 1 when rejected (the reason on one line), 2 on bad usage.
+    With --container IMAGE the whole command runs inside the condbench image.
+    """
+    if container:
+        maybe_run_in_container()
+    from leaderboard.submission import validate_submission
+    from leaderboard.submission.evaluate import evaluate_submission, find_config
+
+    limits = Limits(max_file_bytes=max_file_mb * MIB, max_total_bytes=max_total_mb * MIB)
+    validated = validate_submission(entry, limits=limits)
+    summary = validated.summary()
+    click.echo(
+        f"valid: {summary['method']} v{summary['version']} on {summary['dataset']} "
+        f"(budget {summary['budget']}, {summary['kind']})",
+        err=True,
+    )
+    if not validate_only:
+        config = config_path or find_config(validated.manifest.dataset, Path("configs"))
+        command = shlex.join(["condbench", "submit", str(entry), "--config", str(config)])
+        paths = evaluate_submission(
+            validated, config_path=config, results_dir=results_dir, command=command
+        )
+        summary["records"] = [str(p) for p in paths]
+        click.echo(f"wrote {len(paths)} records below {results_dir}", err=True)
+    if as_json:
+        _emit_json(summary)

@@ -1,0 +1,110 @@
+"""The `leaderboard.csv` and `leaderboard.json` downloads.
+
+The CSV is opened in spreadsheets, so a text cell that starts with ``=``, ``+``, ``-``, ``@``
+(or a tab / carriage return) is prefixed with ``'`` and can never run as a formula. Numbers
+are written as numbers (a negative ΔRandom stays a number).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from typing import Any
+
+from leaderboard.aggregate import Entry, metric_sort_key
+
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+JSON_FORMAT_VERSION = 1
+
+_FIXED_COLUMNS = (
+    "dataset",
+    "recommender",
+    "method",
+    "method_version",
+    "method_source",
+    "budget",
+    "ratio_item",
+    "ratio_user",
+    "ratio_overall",
+    "item_kb",
+    "user_kb",
+    "overall_kb",
+    "quality",
+    "quality_ci95_low",
+    "quality_ci95_high",
+    "quality_chance_adjusted",
+    "delta_random",
+)
+_TRAILING_COLUMNS = (
+    "train_speedup",
+    "train_s",
+    "condense_s",
+    "llm",
+    "seeds",
+    "created",
+    "authors",
+    "paper_url",
+)
+
+
+def guard_cell(value: Any) -> Any:
+    """A CSV cell that a spreadsheet shows as text, never evaluates."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_rows(entries: list[Entry]) -> tuple[list[str], list[dict[str, Any]]]:
+    metric_names = sorted({m for e in entries for m in e.metrics}, key=metric_sort_key)
+    header = [*_FIXED_COLUMNS, *metric_names, *_TRAILING_COLUMNS]
+    rows = []
+    for e in entries:
+        low, high = e.quality_ci95 or (None, None)
+        row: dict[str, Any] = {name: getattr(e, name, None) for name in _FIXED_COLUMNS}
+        row.update(quality_ci95_low=low, quality_ci95_high=high)
+        for name in metric_names:
+            row[name] = e.metrics[name].mean if name in e.metrics else None
+        row.update(
+            train_speedup=e.train_speedup,
+            train_s=e.train_s,
+            condense_s=e.condense_s,
+            llm=e.llm,
+            seeds=" ".join(str(s) for s in e.seeds),
+            created=e.created,
+            authors=e.authors,
+            paper_url=e.paper_url,
+        )
+        rows.append(row)
+    return header, rows
+
+
+def entries_csv(entries: list[Entry]) -> str:
+    header, rows = csv_rows(entries)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if v is None else guard_cell(v)) for k, v in row.items()})
+    return buffer.getvalue()
+
+
+def entries_json(entries: list[Entry], built: str) -> str:
+    document = {
+        "format_version": JSON_FORMAT_VERSION,
+        "built": built,
+        "entries": [_finite(e.model_dump(mode="json")) for e in entries],
+    }
+    return json.dumps(document, allow_nan=False) + "\n"
+
+
+def _finite(value: Any) -> Any:
+    """NaN and infinities become null, so the file is valid JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value

@@ -1,0 +1,25 @@
+"""`condbench submit`: unpack safely, validate against the original dataset, evaluate.
+
+Modules, in the order a submission meets them:
+    archive.py          safe unpacking of .zip / .tar.gz (paths, links, sizes)
+    scan.py             every file: no pickles, no links, size limits
+    manifest.py         the submission manifest (manifest.json / .yaml)
+    condensed.py        reading a condensed set (Parquet as Dataset.save writes it, or TSV)
+    condenser_module.py static check of a submitted condenser module (never imported here)
+    checks.py           the condensed set against the original: ids, leakage, budget
+    pipeline.py         validate_submission(): all of the above
+    evaluate.py         evaluate_submission(): hands a valid entry to the harness
+"""
+
+from leaderboard.submission.evaluate import evaluate_submission
+from leaderboard.submission.limits import Limits
+from leaderboard.submission.pipeline import ValidatedSubmission, validate_submission
+from leaderboard.submission.rejection import SubmissionRejected
+
+__all__ = [
+    "Limits",
+    "SubmissionRejected",
+    "ValidatedSubmission",
+    "evaluate_submission",
+    "validate_submission",
+]

@@ -1,0 +1,121 @@
+"""validate_submission(): from a folder or archive to a checked, evaluable entry."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.dataset import Dataset
+from harness.errors import CondbenchError
+from leaderboard.submission.archive import is_archive, unpack_archive
+from leaderboard.submission.checks import check_condensed
+from leaderboard.submission.condensed import read_condensed
+from leaderboard.submission.condenser_module import CondenserModule, check_condenser_module
+from leaderboard.submission.limits import Limits
+from leaderboard.submission.manifest import MANIFEST_NAMES, SubmissionManifest, read_manifest
+from leaderboard.submission.rejection import SubmissionRejected
+from leaderboard.submission.scan import scan_entry
+
+OriginalLoader = Callable[[str], Dataset]
+
+
+@dataclass(frozen=True)
+class ValidatedSubmission:
+    manifest: SubmissionManifest
+    files: list[Path]  # relative to the entry root
+    condensed: Dataset | None  # the set to evaluate (condensed-set entries)
+    condenser: CondenserModule | None  # condenser-module entries (source kept in memory)
+
+    @property
+    def kind(self) -> str:
+        return "condensed_set" if self.condensed is not None else "condenser_module"
+
+    def summary(self) -> dict:
+        out = {
+            "status": "valid",
+            "kind": self.kind,
+            "method": self.manifest.method,
+            "version": self.manifest.version,
+            "dataset": self.manifest.dataset,
+            "budget": self.manifest.budget,
+            "files": [f.as_posix() for f in self.files],
+        }
+        if self.condensed is not None:
+            train = self.condensed.split("train")
+            out.update(train_users=int(train["user_id"].nunique()), train_rows=len(train))
+        if self.condenser is not None:
+            out["condenser_class"] = self.condenser.class_name
+        return out
+
+
+def load_original(name: str) -> Dataset:
+    """The original dataset through the data layer (mirror and cache as configured)."""
+    from harness.data import load_dataset
+
+    try:
+        return load_dataset(name)
+    except CondbenchError as exc:
+        raise SubmissionRejected(f"cannot load original dataset {name!r}: {exc}") from None
+    except KeyError:
+        raise SubmissionRejected(f"unknown dataset {name!r}") from None
+
+
+def _entry_root(folder: Path) -> Path:
+    """An archive may wrap the entry in one top-level folder."""
+    children = [p for p in folder.iterdir()]
+    if (
+        len(children) == 1
+        and children[0].is_dir()
+        and not any((folder / n).exists() for n in MANIFEST_NAMES)
+    ):
+        return children[0]
+    return folder
+
+
+def _validate_folder(root: Path, limits: Limits, load: OriginalLoader) -> ValidatedSubmission:
+    files = scan_entry(root, limits)
+    manifest = read_manifest(root)
+    if manifest.condenser_module is not None:
+        module = check_condenser_module(
+            root / manifest.condenser_module, manifest.condenser_module, manifest.condenser_class
+        )
+        return ValidatedSubmission(manifest, files, None, module)
+    tables = read_condensed(root / manifest.condensed_set, manifest.condensed_set)
+    original = load(manifest.dataset)
+    condensed = check_condensed(tables, original, budget=manifest.budget, method=manifest.method)
+    return ValidatedSubmission(manifest, files, condensed, None)
+
+
+def validate_submission(
+    entry: str | Path,
+    *,
+    limits: Limits | None = None,
+    load_original_dataset: OriginalLoader | None = None,
+) -> ValidatedSubmission:
+    """Check a submission folder or archive; raise `SubmissionRejected` with the first problem.
+
+    `load_original_dataset(name)` gives the original dataset (default: the data layer).
+    """
+    limits = limits or Limits()
+    load_original_dataset = load_original_dataset or load_original
+    path = Path(entry)
+    if path.is_symlink():
+        raise SubmissionRejected("the entry itself is a link", file=str(path))
+    if path.is_dir():
+        return _validate_folder(path, limits, load_original_dataset)
+    if is_archive(path):
+        if path.stat().st_size > limits.max_total_bytes:
+            raise SubmissionRejected(
+                f"archive is over the total size limit of {limits.max_total_bytes} bytes",
+                file=str(path),
+            )
+        with tempfile.TemporaryDirectory(prefix="condbench-submission-") as tmp:
+            root = _entry_root(unpack_archive(path, Path(tmp) / "entry", limits))
+            return _validate_folder(root, limits, load_original_dataset)
+    if path.exists():
+        raise SubmissionRejected(
+            "expected a folder or a .zip / .tar.gz / .tgz / .tar archive", file=str(path)
+        )
+    raise SubmissionRejected("entry not found", file=str(path))

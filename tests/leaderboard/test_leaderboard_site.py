@@ -1,0 +1,240 @@
+"""The static site: files, escaping, downloads, CLI; and in headless Chromium: chart, sort, XSS."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from leaderboard_factory import make_grid, make_record
+
+from harness.cli import main
+from harness.errors import DataError
+from leaderboard.aggregate import aggregate
+from leaderboard.downloads import guard_cell
+from leaderboard.record import write_record
+from leaderboard.site import SITE_MARKER, LoadedRecord, load_results, render_site
+
+XSS = "<script>alert(1)</script>"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+def _records():
+    records = make_grid(60, seed=1, datasets=("movielens-tfdcon",), recommenders=("naml",), seeds=3)
+    records += [
+        make_record(
+            method=XSS,
+            seed=s,
+            authors='"><img src=x onerror=alert(2)>',
+            paper_url="javascript:alert(3)",
+            params={"<b>k</b>": '=HYPERLINK("http://x")'},
+            metrics={m: 0.8 for m in ("AUC", "MRR", "NDCG@1", "NDCG@5", "Recall@1", "Recall@5")},
+            ratio=0.02,
+            command="condbench run x.yaml && echo '<i>'",
+        )
+        for s in range(3)
+    ]
+    records.append(
+        make_record(
+            method="=cmd|' /C calc'!A0",
+            seed=0,
+            ratio=0.3,
+            paper_url="https://example.org/p?a=1&b=2",
+        )
+    )
+    return records
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory) -> Path:
+    results = tmp_path_factory.mktemp("results")
+    for record in _records():
+        write_record(record, results)
+    out = tmp_path_factory.mktemp("site") / "site"
+    result = CliRunner().invoke(
+        main, ["leaderboard", "build", str(results), "-o", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["records"] == len(_records()) and summary["sections"] == 1
+    return out
+
+
+def test_site_files_and_record_copies(site: Path):
+    assert (site / "index.html").is_file() and (site / SITE_MARKER).is_file()
+    pages = sorted((site / "entries").glob("*.html"))
+    document = json.loads((site / "leaderboard.json").read_text())
+    assert len(pages) == len(document["entries"]) == len(aggregate(_records()))
+    copies = list((site / "records").rglob("seed=*.json"))
+    assert len(copies) == len(_records())
+    page = next(p for p in pages if p.name.startswith("movielens-tfdcon--random--47"))
+    html = page.read_text()
+    assert (
+        "../records/" in html
+        and "condbench run configs/movielens-tfdcon.yaml --condenser random" in html
+    )
+    for link in [
+        line.split('href="')[1].split('"')[0]
+        for line in html.splitlines()
+        if "seed=" in line and "href" in line
+    ]:
+        assert (page.parent / link).resolve().is_file()
+
+
+def test_submitted_strings_are_escaped(site: Path):
+    index = (site / "index.html").read_text()
+    assert XSS not in index and "&lt;script&gt;alert(1)&lt;/script&gt;" in index
+    page = next(
+        p
+        for p in (site / "entries").glob("*.html")
+        if "alert" in p.read_text() and "img" in p.read_text()
+    )
+    html = page.read_text()
+    assert XSS not in html and "<img" not in html
+    assert 'href="javascript:' not in html and "javascript:alert(3)" in html  # shown, not linked
+    assert "&lt;b&gt;k&lt;/b&gt;" in html and "&lt;i&gt;" in html
+    linked = next(
+        p for p in (site / "entries").glob("*.html") if "example.org" in p.read_text()
+    ).read_text()
+    assert 'href="https://example.org/p?a=1&amp;b=2"' in linked
+
+
+def test_csv_guards_formulas_and_json_is_valid(site: Path):
+    rows = list(csv.DictReader(io.StringIO((site / "leaderboard.csv").read_text())))
+    methods = {row["method"] for row in rows}
+    assert "'=cmd|' /C calc'!A0" in methods and XSS in methods
+    assert all(not row["method"].startswith(("=", "+", "-", "@")) for row in rows)
+    negative = [row for row in rows if row["delta_random"].startswith("-")]
+    assert negative and all(
+        float(row["delta_random"]) < 0 for row in negative
+    )  # numbers stay numbers
+    assert (
+        guard_cell("@SUM(A1)") == "'@SUM(A1)"
+        and guard_cell("+1") == "'+1"
+        and guard_cell(-0.5) == -0.5
+    )
+    document = json.loads((site / "leaderboard.json").read_text())
+    original = next(e for e in document["entries"] if e["method"] == "original")
+    assert original["quality"] == pytest.approx(1.0)
+
+
+def test_refuses_to_replace_a_foreign_folder(tmp_path: Path):
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("keep me")
+    with pytest.raises(DataError, match="not built by condbench"):
+        render_site([LoadedRecord(make_record(), None)], foreign)
+    assert (foreign / "notes.txt").read_text() == "keep me"
+    built = tmp_path / "site"
+    render_site([LoadedRecord(make_record(), None)], built)
+    render_site(
+        [LoadedRecord(make_record(method="other"), None)], built
+    )  # an earlier build is replaced
+    assert "other" in (built / "index.html").read_text()
+
+
+def test_cli_reports_a_bad_record_in_one_line(tmp_path: Path):
+    results = tmp_path / "results"
+    write_record(make_record(), results)
+    bad = results / "x" / "seed=1.json"
+    bad.parent.mkdir()
+    bad.write_text('{"schema_version": 99}')
+    result = CliRunner().invoke(
+        main, ["leaderboard", "build", str(results), "-o", str(tmp_path / "site")]
+    )
+    assert result.exit_code == 2
+    assert "invalid result record" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="Debian chromium not installed (.ci/run installs it)"
+)
+def test_site_in_headless_chromium(site: Path, tmp_path: Path):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            dialogs, errors, requests = [], [], []
+            page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+            page.on("pageerror", lambda e: errors.append(str(e)))
+            page.on("request", lambda r: requests.append(r.url))
+            page.goto((site / "index.html").as_uri())
+            shot = tmp_path / "index.png"
+            page.screenshot(path=str(shot), full_page=True)
+            assert shot.stat().st_size > 10_000
+
+            chart = page.locator("svg.chart").first
+            assert chart.is_visible()
+            assert page.locator("svg.chart .marker").count() >= 10
+            assert page.locator("svg.chart polyline.pareto").count() == 1
+            assert page.locator("svg.chart .reference-line").count() == 2  # chance, popularity
+            rows = page.locator("table.sortable-table tbody tr").count()
+            assert rows == len(aggregate(_records()))
+
+            # the XSS method name is visible as text and nothing ran
+            cell = page.locator("table.sortable-table a").filter(has_text=XSS)
+            assert cell.count() == 1 and cell.is_visible() and cell.inner_text() == XSS
+            assert dialogs == [] and errors == []
+            assert all(url.startswith("file://") for url in requests)
+
+            table = page.locator("table.sortable-table").first
+            header = table.locator("th", has_text="Ratio overall")
+            column = header.evaluate("th => Array.from(th.parentNode.children).indexOf(th)")
+
+            def column_values() -> list[float]:
+                cells = table.locator(f"tbody tr td:nth-child({column + 1})")
+                return [float(v) for v in cells.evaluate_all("cs => cs.map(c => c.dataset.sort)")]
+
+            before = column_values()
+            assert before != sorted(before)
+            header.click()
+            assert column_values() == sorted(before)
+            assert header.get_attribute("aria-sort") == "ascending"
+            header.click()
+            assert column_values() == sorted(before, reverse=True)
+
+            page.locator("table.sortable-table a", has_text="random").first.click()
+            page.wait_for_load_state()
+            assert "random" in page.locator("h1").inner_text()
+            page.screenshot(path=str(tmp_path / "entry.png"))
+            assert dialogs == [] and errors == []
+        finally:
+            browser.close()
+    shutil.copy(shot, tmp_path / "kept.png")
+
+
+def test_board_without_original_has_a_table_and_says_why_there_is_no_chart(tmp_path: Path):
+    records = [
+        make_record(dataset="goodreads-tfdcon", method=m, seed=s)
+        for m in ("a", "b")
+        for s in range(2)
+    ]
+    render_site([LoadedRecord(r, None) for r in records], tmp_path / "site")
+    index = (tmp_path / "site" / "index.html").read_text()
+    assert "<svg" not in index and "Quality cannot be computed" in index
+    assert index.count("<tr>") >= 1 and ">a</a>" in index and ">b</a>" in index
+
+
+def test_two_files_for_one_cell_name_both(tmp_path: Path):
+    results = tmp_path / "results"
+    first = write_record(make_record(), results)
+    copy = results / "copy" / "seed=0.json"
+    copy.parent.mkdir()
+    copy.write_bytes(first.read_bytes())
+    with pytest.raises(DataError, match="the same cell as") as caught:
+        render_site(load_results(results), tmp_path / "site")
+    assert str(copy) in str(caught.value) and str(first) in str(caught.value)
