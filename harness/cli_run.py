@@ -1,0 +1,408 @@
+"""`condbench run`, `tune`, `verify` and `results show`: the harness commands.
+
+Figures go to stdout (a table, or exactly one JSON object with ``--json``); progress bars,
+logs and warnings go to stderr. Exit codes: 0 ok, 1 a check failed, 2 bad usage or input.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import math
+import sys
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from harness.errors import CheckFailed, ConfigError
+
+DEFAULT_RESULTS = "results"
+
+
+# ---- shared options ---------------------------------------------------------------------------
+
+
+def container_option(command: Callable) -> Callable:
+    return click.option(
+        "--container",
+        metavar="IMAGE",
+        help="Run this same command inside the Docker IMAGE (records its digest).",
+    )(command)
+
+
+def maybe_in_container(image: str | None) -> None:
+    """Hand the whole command line to `harness.container` when ``--container`` is given."""
+    if not image:
+        return
+    try:
+        container = importlib.import_module("harness.container")
+    except ModuleNotFoundError as exc:
+        if exc.name != "harness.container":
+            raise
+        raise ConfigError(
+            "--container: the container runner (harness/container.py) is not installed"
+        ) from None
+    container.maybe_run_in_container(sys.argv)
+
+
+def data_options(command: Callable) -> Callable:
+    command = click.option(
+        "--cache", type=click.Path(file_okay=False, path_type=Path), help="Cache root."
+    )(command)
+    command = click.option(
+        "--mirror",
+        type=click.Path(file_okay=False, path_type=Path),
+        help="Data mirror folder (else $CONDBENCH_MIRROR).",
+    )(command)
+    return command
+
+
+def results_option(command: Callable) -> Callable:
+    return click.option(
+        "--results",
+        "results_dir",
+        type=click.Path(file_okay=False, path_type=Path),
+        default=DEFAULT_RESULTS,
+        envvar="CONDBENCH_RESULTS",
+        show_default=True,
+        help="Folder of result records and the default MLflow/Optuna stores ($CONDBENCH_RESULTS).",
+    )(command)
+
+
+def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: bool):
+    from harness.tracking import Tracker, default_target
+
+    if not enabled or not config.tracking.enabled:
+        return Tracker.disabled()
+    target = default_target(
+        results_dir,
+        config.tracking.experiment or config.name,
+        uri=tracking_uri or config.tracking.uri,
+        artifacts=config.tracking.artifacts,
+    )
+    tracker = Tracker(target)
+    tracker.connect()
+    return tracker
+
+
+def emit_json(payload: dict) -> None:
+    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
+
+
+# ---- run ------------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--only", help="Run only matching cells, e.g. model=naml,seed=0|1,method=random.")
+@click.option(
+    "--condenser",
+    "extra_condensers",
+    multiple=True,
+    metavar="NAME",
+    help="Add a condenser (built-in or entry-point name) to the grid, with its default params.",
+)
+@click.option(
+    "--budget",
+    "extra_budgets",
+    multiple=True,
+    metavar="B",
+    help="Budgets of the --condenser methods (default: the grid's budgets).",
+)
+@click.option(
+    "--workers",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Cells run in parallel.",
+)
+@results_option
+@click.option("--tracking-uri", help="MLflow tracking URI (default: SQLite in the results folder).")
+@click.option("--no-tracking", is_flag=True, help="Do not log to MLflow.")
+@data_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@container_option
+def run(
+    config_path,
+    extra_condensers,
+    extra_budgets,
+    only,
+    workers,
+    results_dir,
+    tracking_uri,
+    no_tracking,
+    cache,
+    mirror,
+    as_json,
+    container=None,
+):
+    """Run the grid of CONFIG; cells whose record exists are skipped."""
+    maybe_in_container(container)
+    from harness.config import budget_label, load_config, with_condensers
+    from harness.provenance import command_line
+    from harness.runner import GridRunner, expand_cells, parse_only, pending_cells, select_cells
+
+    config = load_config(config_path)
+    try:
+        budgets = [budget_label(b) for b in extra_budgets]
+    except ValueError as exc:
+        raise ConfigError(f"--budget: {exc}") from None
+    config = with_condensers(config, list(extra_condensers), budgets)
+    cells = select_cells(expand_cells(config), parse_only(only))
+    if not cells:
+        raise ConfigError(f"--only {only!r} matches no cell of {config_path}")
+    todo, done = pending_cells(cells, results_dir)
+    click.echo(f"grid: {len(cells)} cells, {len(done)} done, {len(todo)} to run", err=True)
+    tracker = make_tracker(config, results_dir, tracking_uri, not no_tracking)
+    tracker.settle_done({cell.key for cell in done})
+    command = command_line()
+    if workers == 1 or len(todo) <= 1:
+        runner = GridRunner(
+            config, results_dir, tracker, cache=cache, mirror=mirror, command=command
+        )
+        for cell in tqdm(todo, desc="grid", unit="cell", file=sys.stderr):
+            tqdm.write(f"cell {cell.key}", file=sys.stderr)
+            runner.run_cell(cell)
+    else:
+        _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, workers)
+    _report(config, cells, results_dir, tracker, as_json, ran=len(todo), skipped=len(done))
+
+
+def _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, workers) -> None:
+    target = tracker.target if tracker.active else None
+    jobs = [(config, cell, results_dir, target, cache, mirror, command) for cell in todo]
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_run_cell_in_worker, *job) for job in jobs]
+        for future in tqdm(
+            as_completed(futures), total=len(futures), desc="grid", unit="cell", file=sys.stderr
+        ):
+            failures = future.result()
+            tracker.failures.extend(failures)
+
+
+def _run_cell_in_worker(config, cell, results_dir, target, cache, mirror, command) -> list[str]:
+    """One cell in a worker process (no per-training bars: they would interleave)."""
+    from harness.runner import GridRunner
+    from harness.tracking import Tracker
+
+    tracker = Tracker(target) if target is not None else Tracker.disabled()
+    runner = GridRunner(
+        config, results_dir, tracker, cache=cache, mirror=mirror, progress=False, command=command
+    )
+    runner.run_cell(cell)
+    return tracker.failures
+
+
+def _report(config, cells, results_dir, tracker, as_json, *, ran: int, skipped: int) -> None:
+    from leaderboard.record import read_record
+
+    records = [read_record(cell.record_path(results_dir)) for cell in cells]
+    rows, kind = summary_rows(records)
+    if as_json:
+        emit_json({"config": config.name, "cells": len(cells), "ran": ran, "skipped": skipped,
+                   "results": str(results_dir), "summary_kind": kind, "summary": rows,
+                   "tracking": _tracking_status(tracker)})  # fmt: skip
+        return
+    click.echo(format_table(rows))
+    status = _tracking_status(tracker)
+    click.echo(
+        f"{len(cells)} cells ({ran} run, {skipped} skipped); records in {results_dir}", err=True
+    )
+    if status["uri"]:
+        click.echo(
+            f"MLflow: {status['uri']}  (mlflow ui --backend-store-uri {status['uri']})", err=True
+        )
+    for failure in status["failures"]:
+        click.echo(f"warning: {failure}", err=True)
+
+
+def _tracking_status(tracker) -> dict:
+    return {
+        "uri": tracker.target.uri if tracker.target else None,
+        "failures": list(tracker.failures),
+    }
+
+
+def summary_rows(records) -> tuple[list[dict], str]:
+    """Per method and model: Quality, ΔRandom, ratio (from `leaderboard.aggregate`)."""
+    from leaderboard.aggregate import aggregate
+
+    rows = []
+    for entry in aggregate(records):
+        rows.append({
+            "dataset": entry.dataset, "method": entry.method, "budget": entry.budget,
+            "model": entry.recommender, "seeds": len(entry.seeds),
+            "quality": entry.quality, "quality_ci95": entry.quality_ci95,
+            "quality_chance_adjusted": entry.quality_chance_adjusted,
+            "delta_random": entry.delta_random, "ratio_overall": entry.ratio_overall,
+            **{name: summary.mean for name, summary in entry.metrics.items() if "@" in name},
+        })  # fmt: skip
+    return rows, "entries"
+
+
+def _cell_text(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return "nan" if math.isnan(value) else f"{value:.4f}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_cell_text(v) for v in value) + "]"
+    return str(value)
+
+
+def format_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(no records)"
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    cells = [[_cell_text(row.get(c)) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    return "\n".join(lines)
+
+
+# ---- tune -----------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("config_path", metavar="CONFIG", type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--trials",
+    type=click.IntRange(min=1),
+    help="COMPLETE trials the study should reach (all workers).",
+)
+@click.option("--study", help="Study name (the same name resumes it).")
+@click.option(
+    "--storage",
+    help="Optuna storage URL (default SQLite in the results folder; PostgreSQL for workers).",
+)
+@results_option
+@click.option("--tracking-uri", help="MLflow tracking URI (default: SQLite in the results folder).")
+@click.option("--no-tracking", is_flag=True, help="Do not log trials to MLflow.")
+@data_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def tune(
+    config_path,
+    trials,
+    study,
+    storage,
+    results_dir,
+    tracking_uri,
+    no_tracking,
+    cache,
+    mirror,
+    as_json,
+):
+    """Tune a condenser's params (config `tuning`) for dev Quality; score the best on test."""
+    from harness.config import load_config
+    from harness.provenance import command_line
+    from harness.runner import GridRunner
+    from harness.tuning import tune as run_tuning
+
+    config = load_config(config_path)
+    if config.tuning is None:
+        raise ConfigError(f"{config_path}: tuning: required for condbench tune")
+    tracker = make_tracker(config, results_dir, tracking_uri, not no_tracking)
+    runner = GridRunner(
+        config, results_dir, tracker, cache=cache, mirror=mirror, command=command_line()
+    )
+    report = run_tuning(config, runner, trials=trials, study=study, storage=storage)
+    if as_json:
+        emit_json(report.to_dict())
+        return
+    click.echo(f"study {report.study} ({report.storage}): {report.trials_complete} complete trials, "
+               f"{len(report.trials_run_here)} run here")  # fmt: skip
+    if report.best_trial is not None:
+        click.echo(
+            f"best trial #{report.best_trial}: dev Quality {report.best_value:.4f} with {report.best_params}"
+        )
+    if report.record is not None:
+        metrics = ", ".join(f"{k} {v:.4f}" for k, v in report.record.metrics.items())
+        click.echo(f"test: {metrics}  -> {report.record_path}")
+
+
+# ---- verify ---------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("records", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option(
+    "--tolerance",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Largest absolute change allowed.",
+)
+@data_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@container_option
+def verify(records, tolerance, cache, mirror, as_json, container=None):
+    """Re-run the cells of RECORD... (files or folders); exit 1 if a metric moved."""
+    maybe_in_container(container)
+    from harness.verify import DEFAULT_TOLERANCE, verify_records
+
+    report = verify_records(
+        list(records),
+        tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
+        cache=cache,
+        mirror=mirror,
+    )
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"verified {len(report.checked)} record(s), tolerance {report.tolerance:g}")
+        for difference in report.differences:
+            click.echo(f"  moved: {difference.describe()}")
+    if not report.passed:
+        records = len({d.record for d in report.differences})
+        names = ", ".join(dict.fromkeys(f"{d.split} {d.metric}" for d in report.differences))
+        raise CheckFailed(
+            f"{len(report.differences)} metric(s) of {records} record(s) moved beyond tolerance "
+            f"{report.tolerance:g}: {names}"
+        )
+    if not as_json:
+        click.echo("all metrics within tolerance")
+
+
+# ---- results --------------------------------------------------------------------------------
+
+
+@click.group()
+def results():
+    """Inspect result records."""
+
+
+@results.command("show")
+@click.argument(
+    "results_dir",
+    metavar="DIR",
+    required=False,
+    default=DEFAULT_RESULTS,
+    envvar="CONDBENCH_RESULTS",
+    type=click.Path(path_type=Path),
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def show(results_dir, as_json):
+    """The records under DIR (default results/) as a table."""
+    from leaderboard.record import read_records
+
+    records = read_records(results_dir)
+    rows = [record_row(r) for r in records]
+    if as_json:
+        emit_json({"results": str(results_dir), "count": len(rows), "records": rows})
+    else:
+        click.echo(format_table(rows))
+
+
+def record_row(record) -> dict:
+    row = {"dataset": record.dataset.name, "method": record.method.name, "budget": record.budget,
+           "model": record.recommender, "seed": record.seed}  # fmt: skip
+    row.update({name: value for name, value in record.metrics.items()})
+    row["ratio"] = record.sizes.ratio_overall if record.sizes else None
+    row["train_s"] = record.timings.train_s
+    row["tuning"] = f"{record.tuning.study}#{record.tuning.trial}" if record.tuning else None
+    return row

@@ -1,0 +1,148 @@
+"""`condbench verify`: run the cells of result records again and compare their metrics.
+
+A record's ``config`` holds everything its cell needs (dataset, method, params, budget,
+recommender, seed, LLM spec, training settings, metrics). The cell is run again from
+scratch (condensation included: the condensed-set cache is not read; the dataset, LLM and
+embedding caches are, as they are keyed by content), nothing is tracked or written, and
+every test and dev metric that moved by more than the tolerance is reported.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.config import ExperimentConfig, parse_config
+from harness.errors import DataError
+from harness.runner import Cell, GridRunner
+from leaderboard.record import ResultRecord, read_record
+
+DEFAULT_TOLERANCE = 1e-4  # absolute; CPU runs are bit-for-bit repeatable on one machine
+
+
+@dataclass(frozen=True)
+class Difference:
+    record: str
+    split: str  # "test" or "dev"
+    metric: str
+    recorded: float | None
+    now: float | None
+
+    def describe(self) -> str:
+        def show(value: float | None) -> str:
+            return "missing" if value is None else f"{value:.6f}"
+
+        delta = ""
+        if self.recorded is not None and self.now is not None:
+            delta = f" (moved {self.now - self.recorded:+.6f})"
+        return f"{self.record}: {self.split} {self.metric}: recorded {show(self.recorded)}, now {show(self.now)}{delta}"
+
+
+def record_files(paths: list[str | Path]) -> list[Path]:
+    """Record files named directly, and every ``seed=*.json`` below named folders."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            out.extend(sorted(path.rglob("seed=*.json")))
+        elif path.is_file():
+            out.append(path)
+        else:
+            raise DataError("no such record file or folder", file=str(path))
+    if not out:
+        raise DataError("no result records found", file=", ".join(map(str, paths)))
+    return out
+
+
+def config_of(record: ResultRecord, source: str) -> tuple[ExperimentConfig, Cell]:
+    """The one-cell config that reproduces `record`."""
+    stored = record.config
+    if "cell" not in stored:
+        raise DataError(
+            "the record holds no cell config; it cannot be re-run", file=source, where="config.cell"
+        )
+    cell = Cell.from_dict(dict(stored["cell"]))
+    data = {
+        "name": stored.get("experiment", "verify"),
+        "grid": {
+            "datasets": [cell.dataset],
+            "condensers": [
+                {
+                    "name": cell.condenser,
+                    "label": cell.method,
+                    "budgets": [cell.budget],
+                    "params": cell.params,
+                    "llm": cell.llm,
+                }
+            ],  # fmt: skip
+            "recommenders": [cell.recommender],
+            "seeds": [cell.seed],
+        },
+        "metrics": stored.get("metrics"),
+        "training": stored.get("training", {}),
+        "llm": cell.llm,
+    }
+    if "user_embeddings" in stored:
+        data["user_embeddings"] = stored["user_embeddings"]
+    return parse_config(data, f"{source} (config)"), cell
+
+
+def compare(
+    name: str, recorded: ResultRecord, fresh: ResultRecord, tolerance: float
+) -> list[Difference]:
+    out = []
+    for split, old, new in (
+        ("test", recorded.metrics, fresh.metrics),
+        ("dev", recorded.dev_metrics, fresh.dev_metrics),
+    ):
+        for metric in sorted(set(old) | set(new)):
+            before, after = old.get(metric), new.get(metric)
+            if before is None or after is None or abs(before - after) > tolerance:
+                out.append(Difference(name, split, metric, before, after))
+    return out
+
+
+@dataclass
+class VerifyReport:
+    checked: list[str]
+    differences: list[Difference]
+    tolerance: float
+
+    @property
+    def passed(self) -> bool:
+        return not self.differences
+
+    def to_dict(self) -> dict:
+        return {
+            "passed": self.passed,
+            "tolerance": self.tolerance,
+            "checked": self.checked,
+            "differences": [d.__dict__ for d in self.differences],
+        }
+
+
+def verify_records(
+    paths: list[str | Path],
+    *,
+    tolerance: float = DEFAULT_TOLERANCE,
+    cache: Path | None = None,
+    mirror: Path | None = None,
+    progress: bool = True,
+) -> VerifyReport:
+    files = record_files(paths)
+    records = [(str(path), read_record(path)) for path in files]  # all readable before any work
+    configs = [(name, record, *config_of(record, name)) for name, record in records]
+    differences: list[Difference] = []
+    for name, record, config, cell in configs:
+        runner = GridRunner(
+            config=config,
+            results_dir=Path("."),
+            cache=cache,
+            mirror=mirror,
+            progress=progress,
+            reuse_condensed=False,
+        )
+        fresh = runner.run_cell(cell, tuning=record.tuning, write=False)
+        differences.extend(compare(name, record, fresh, tolerance))
+    return VerifyReport(
+        checked=[name for name, _ in records], differences=differences, tolerance=tolerance
+    )

@@ -1,0 +1,65 @@
+"""`condbench verify`: passes on a record it just made, fails on one whose metric was edited."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from harness_fixtures import tiny_config, write_config
+from harness_run import invoke_condbench
+
+from harness.config import load_config
+from harness.runner import GridRunner, expand_cells, parse_only, select_cells
+from harness.verify import compare
+from leaderboard.record import read_record
+
+
+@pytest.fixture(scope="module")
+def fresh_record(tiny_folder, tmp_path_factory):
+    root = tmp_path_factory.mktemp("verify")
+    config = load_config(write_config(root / "tiny.yaml", tiny_config(tiny_folder)))
+    cell = select_cells(expand_cells(config), parse_only("method=random,seed=0"))[0]
+    runner = GridRunner(config, root / "results", cache=root / "cache", progress=False)
+    runner.run_cell(cell)
+    return cell.record_path(root / "results"), root / "cache"
+
+
+def test_verify_passes_on_a_fresh_record(fresh_record):
+    path, cache = fresh_record
+    done = invoke_condbench("verify", path, "--cache", cache, "--json")
+    assert done.exit_code == 0, done.output
+    out = json.loads(done.stdout)
+    assert out["passed"] and out["checked"] == [str(path)] and out["differences"] == []
+
+
+def test_verify_fails_on_an_edited_metric(fresh_record, tmp_path):
+    path, cache = fresh_record
+    edited = tmp_path / path.name
+    shutil.copy(path, edited)
+    data = json.loads(edited.read_text())
+    data["metrics"]["NDCG@5"] = data["metrics"]["NDCG@5"] - 0.05
+    edited.write_text(json.dumps(data))
+    done = invoke_condbench("verify", edited, "--cache", cache)
+    assert done.exit_code == 1
+    error = done.stderr.strip().splitlines()[-1]  # progress bars come before it
+    assert (
+        error == "error: 1 metric(s) of 1 record(s) moved beyond tolerance 0.0001: test NDCG@5"
+    ), error
+    moved = [line for line in done.stdout.splitlines() if line.startswith("  moved: ")]
+    assert len(moved) == 1 and f"{edited}: test NDCG@5: recorded" in moved[0]
+
+
+def test_compare_lists_each_moved_metric(fresh_record):
+    record = read_record(fresh_record[0])
+    moved = record.model_copy(
+        update={"metrics": {**record.metrics, "AUC": record.metrics["AUC"] + 0.01}}
+    )
+    assert [d.metric for d in compare("r", record, moved, 1e-3)] == ["AUC"]
+    assert compare("r", record, moved, 0.02) == []
+
+
+def test_verify_rejects_a_missing_record(tmp_path):
+    done = invoke_condbench("verify", tmp_path / "nope.json")
+    assert done.exit_code == 2
+    assert "no such record file or folder" in done.stderr
