@@ -4,6 +4,10 @@
 serves it from a text backend (openai, local): prompt -> cache -> backend -> parse, with a
 retry on an unusable answer and then a recorded, counted fallback. The replay backend has
 its own client (`backends/replay.py`), since it answers from recorded outputs only.
+
+A backend that generates many prompts at once (`BatchTextBackend`: the local model) gets
+the batch helpers' uncached inputs in groups of its `batch_size` (retries batched too);
+cache keys, parsing, fallbacks and counters are the same as one request at a time.
 """
 
 from __future__ import annotations
@@ -13,12 +17,12 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from tqdm import tqdm
 
 from condensers.llm import answers, prompts
-from condensers.llm.cache import ResponseCache, cache_key
+from condensers.llm.cache import CachedAnswer, ResponseCache, cache_key
 from condensers.llm.errors import LLMInputError, LLMSpecError
 from condensers.llm.prompts import INTERESTS_TASK, LIMITS, PROMPT_VERSION, TITLE_TASK, Message
 
@@ -66,6 +70,35 @@ class TextBackend(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class BatchTextBackend(Protocol):
+    """A text backend that also answers many prompts in one go (same answers as `complete`)."""
+
+    batch_size: int
+
+    def complete_many(
+        self,
+        conversations: list[list[Message]],
+        *,
+        max_tokens: int,
+        stop: tuple[str, ...] = (),
+        answer_prefix: str = "",
+    ) -> list[str]: ...
+
+
+@dataclass
+class PendingAnswer:
+    """One uncached request of a batch, on its way through ask -> parse -> retry/fallback."""
+
+    key: str  # cache key
+    task_input: Any
+    messages: list[Message]
+    parse: Callable[[str], Any]
+    fallback: Callable[[], Any]
+    output: Any = None
+    is_fallback: bool = False
 
 
 class ClientStats:
@@ -193,6 +226,42 @@ class GeneratingClient(LLMClient):
         self.backend.close()
         self.cache.close()
 
+    def titles(
+        self, requests: Mapping[str, Mapping[str, str]], *, progress: bool = True
+    ) -> dict[str, str]:
+        if not isinstance(self.backend, BatchTextBackend):
+            return super().titles(requests, progress=progress)
+        asks: dict[str, PendingAnswer | None] = {}
+        for key, fields in requests.items():
+            item_fields = _check_fields(key, fields)
+            asks[key] = self._pending(
+                TITLE_TASK,
+                item_fields,
+                prompts.title_messages(item_fields),
+                answers.parse_title,
+                lambda item_fields=item_fields: answers.fallback_title(item_fields),
+            )
+        return self._answer_batched(TITLE_TASK, asks, "LLM titles", progress)
+
+    def interests_many(
+        self, requests: Mapping[str, list[str]], *, progress: bool = True
+    ) -> dict[str, list[str]]:
+        if not isinstance(self.backend, BatchTextBackend):
+            return super().interests_many(requests, progress=progress)
+        asks: dict[str, PendingAnswer | None] = {}
+        for key, titles in requests.items():
+            history = [str(title) for title in titles]
+            asks[key] = None  # nothing to read interests from: no call
+            if history:
+                asks[key] = self._pending(
+                    INTERESTS_TASK,
+                    history,
+                    prompts.interests_messages(history),
+                    answers.parse_interests,
+                    lambda history=history: answers.fallback_interests(history),
+                )
+        return self._answer_batched(INTERESTS_TASK, asks, "LLM interests", progress)
+
     def _answer(
         self,
         task: str,
@@ -205,10 +274,7 @@ class GeneratingClient(LLMClient):
         key = cache_key(self.backend.name, self.backend.identity, PROMPT_VERSION, task, task_input)
         cached = self.cache.get(key)
         if cached is not None:
-            self._stats.add("cached")
-            if cached.fallback:
-                self._stats.add("fallbacks")
-            return cached.output
+            return self._served_from_cache(cached)
 
         limits = LIMITS[task]
         output = None
@@ -241,6 +307,111 @@ class GeneratingClient(LLMClient):
             fallback=is_fallback,
         )
         return output
+
+    def _pending(
+        self,
+        task: str,
+        task_input: Any,
+        messages: list[Message],
+        parse: Callable[[str], Any],
+        fallback: Callable[[], Any],
+    ) -> PendingAnswer:
+        key = cache_key(self.backend.name, self.backend.identity, PROMPT_VERSION, task, task_input)
+        return PendingAnswer(key, task_input, messages, parse, fallback)
+
+    def _answer_batched(
+        self, task: str, asks: dict[str, PendingAnswer | None], label: str, progress: bool
+    ) -> dict:
+        """`_answer` for many requests of `task` (None: an empty history, answered [] with
+        no call). Cached inputs are served first; the rest (each distinct input once) go to
+        the backend `batch_size` at a time, each group written to the cache when done."""
+        results: dict[str, Any] = {}
+        waiting: dict[str, PendingAnswer] = {}  # cache key -> the first request of that input
+        duplicates: dict[str, list[str]] = {}  # cache key -> the request keys asking it
+        bar = tqdm(total=len(asks), desc=label, disable=not progress, unit="req", leave=False)
+        try:
+            for request_key, pending in asks.items():
+                if pending is None:
+                    self._stats.add("requests")
+                    self._stats.add("fallbacks")
+                    results[request_key] = []
+                    bar.update()
+                    continue
+                key = pending.key
+                if key in waiting:
+                    duplicates[key].append(request_key)  # answered once, then served cached
+                    continue
+                self._stats.add("requests")
+                cached = self.cache.get(key)
+                if cached is not None:
+                    results[request_key] = self._served_from_cache(cached)
+                    bar.update()
+                    continue
+                waiting[key] = pending
+                duplicates[key] = [request_key]
+            group_size = max(1, int(self.backend.batch_size))
+            keys = list(waiting)
+            for start in range(0, len(keys), group_size):
+                group = [waiting[key] for key in keys[start : start + group_size]]
+                self._ask_group(task, group)
+                for answer in group:
+                    first, *repeats = duplicates[answer.key]
+                    results[first] = answer.output
+                    for request_key in repeats:
+                        self._stats.add("requests")
+                        results[request_key] = self._served_from_cache(
+                            CachedAnswer(answer.output, answer.is_fallback)
+                        )
+                    bar.update(1 + len(repeats))
+        finally:
+            bar.close()
+        return {request_key: results[request_key] for request_key in asks}
+
+    def _ask_group(self, task: str, group: list[PendingAnswer]) -> None:
+        """Answer every request of `group` (same task): one batched call per attempt, the
+        unusable answers asked again, then the fallback; each answer cached."""
+        limits = LIMITS[task]
+        unanswered = list(group)
+        for attempt in range(self.settings.parse_retries + 1):
+            if not unanswered:
+                break
+            if attempt:
+                self._stats.add("retries", len(unanswered))
+            self._stats.add("calls", len(unanswered))
+            raws = self.backend.complete_many(
+                [answer.messages for answer in unanswered],
+                max_tokens=limits.max_new_tokens,
+                stop=limits.stop,
+                answer_prefix=limits.answer_prefix,
+            )
+            still_unanswered = []
+            for answer, raw in zip(unanswered, raws, strict=True):
+                answer.output = answer.parse(raw)
+                if answer.output is None:
+                    answer.messages = prompts.retry_messages(task, answer.messages, raw)
+                    still_unanswered.append(answer)
+            unanswered = still_unanswered
+        for answer in unanswered:
+            self._stats.add("fallbacks")
+            answer.output = answer.fallback()
+            answer.is_fallback = True
+        for answer in group:
+            self.cache.put(
+                answer.key,
+                task=task,
+                backend=self.backend.name,
+                model=self.backend.identity,
+                prompt_version=PROMPT_VERSION,
+                task_input=answer.task_input,
+                output=answer.output,
+                fallback=answer.is_fallback,
+            )
+
+    def _served_from_cache(self, cached: CachedAnswer) -> Any:
+        self._stats.add("cached")
+        if cached.fallback:
+            self._stats.add("fallbacks")
+        return cached.output
 
 
 def _check_fields(key: str, fields: Mapping[str, str]) -> dict[str, str]:
