@@ -1,10 +1,25 @@
 #!/usr/bin/env bash
-# The main job: set up, fetch the TF-DCon MovieLens release and describe it.
-# (Grows with the project: it will run configs/movielens.yaml and build the leaderboard.)
+# The main job: set up, then run the paper's MovieLens experiment (configs/movielens.yaml:
+# Original, Random, Majority, TF-DCon on the release's gpt-3.5 outputs and the release's own
+# condensed set; NAML, NRMS, Fastformer; 5 seeds) on CPU, and build the leaderboard.
+#
+# Records go to runs/movielens/ (a re-run resumes: finished cells are skipped), MLflow to
+# runs/movielens/mlflow.db, the site to site/. The committed reference records of the same
+# grid are in results/ (see docs/results.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/setup.sh
+CONDBENCH_SKIP_APT=1 bash scripts/setup.sh   # the main job needs no Chromium/PostgreSQL
 VENV=${CONDBENCH_VENV:-.venv}
 export CONDBENCH_MIRROR=${CONDBENCH_MIRROR:-../shared/data}
+RESULTS=${CONDBENCH_RESULTS:-runs/movielens}
+SITE=${CONDBENCH_SITE:-site}
+
 "$VENV/bin/condbench" data fetch movielens-tfdcon
-"$VENV/bin/condbench" data stats movielens-tfdcon
+"$VENV/bin/condbench" run configs/movielens.yaml --results "$RESULTS" --workers 2
+"$VENV/bin/condbench" leaderboard build "$RESULTS" -o "$SITE"
+
+cat <<EOT
+
+Leaderboard: file://$PWD/$SITE/index.html
+MLflow UI:   $VENV/bin/mlflow ui --backend-store-uri sqlite:///$PWD/$RESULTS/mlflow.db
+EOT
