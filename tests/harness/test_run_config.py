@@ -24,12 +24,13 @@ def test_movielens_config_is_the_papers_grid():
         "random",
         "majority",
         "tfdcon",
+        "release-tfdcon",
     ]
-    assert [c.budgets for c in config.grid.condensers] == [["all"], ["47"], ["47"], ["47"]]
+    assert [c.budgets for c in config.grid.condensers] == [["all"], ["47"], ["47"], ["47"], ["47"]]
     assert config.condenser("tfdcon").llm == "replay"
     assert config.grid.recommenders == ["naml", "nrms", "fastformer"]
     assert config.grid.seeds == [0, 1, 2, 3, 4]
-    assert len(expand_cells(config)) == 4 * 3 * 5
+    assert len(expand_cells(config)) == 5 * 3 * 5
 
 
 @pytest.mark.parametrize(
