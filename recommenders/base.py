@@ -61,6 +61,25 @@ class ModelConfig:
         return cls(**options)
 
 
+@dataclass(frozen=True)
+class MultiHeadConfig(ModelConfig):
+    """A model with multi-head attention at item level (`heads`) and user level (`user_heads`)."""
+
+    heads: int = 16
+    user_heads: int = 4
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.content_dim % self.heads:
+            raise ConfigError(
+                f"model option 'heads' ({self.heads}) must divide content_dim ({self.content_dim})"
+            )
+        if self.user_dim % self.user_heads:
+            raise ConfigError(
+                f"model option 'user_heads' ({self.user_heads}) must divide user_dim ({self.user_dim})"
+            )
+
+
 class ContentRecommender(nn.Module):
     """Base class: subclasses set `name`, `Config` and implement the two encoders."""
 

@@ -6,26 +6,13 @@ from dataclasses import dataclass
 
 import torch
 
-from harness.errors import ConfigError
-from recommenders.base import ContentRecommender, ModelConfig
+from recommenders.base import ContentRecommender, MultiHeadConfig
 from recommenders.layers import AdditiveAttention, MultiHeadSelfAttention
 
 
 @dataclass(frozen=True)
-class NrmsConfig(ModelConfig):
-    heads: int = 16
-    user_heads: int = 4
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.content_dim % self.heads:
-            raise ConfigError(
-                f"model option 'heads' ({self.heads}) must divide content_dim ({self.content_dim})"
-            )
-        if self.user_dim % self.user_heads:
-            raise ConfigError(
-                f"model option 'user_heads' ({self.user_heads}) must divide user_dim ({self.user_dim})"
-            )
+class NrmsConfig(MultiHeadConfig):
+    """heads / user_heads: see MultiHeadConfig."""
 
 
 class Nrms(ContentRecommender):
