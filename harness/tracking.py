@@ -34,15 +34,25 @@ class TrackingTarget:
     experiment: str
 
 
+SQLITE_PREFIX = "sqlite:///"
+
+
 def default_target(
     results_dir: str | Path, experiment: str, uri: str | None = None, artifacts: str | None = None
 ):
-    """SQLite in `results_dir` unless `uri` names another store."""
+    """SQLite in `results_dir` unless `uri` names another store.
+
+    Artifacts go beside a local SQLite store (its folder's ``mlruns/``), never into the
+    current directory; a server (``http://...``) keeps its own artifact root.
+    """
     results = Path(results_dir).resolve()
     if uri is None:
         results.mkdir(parents=True, exist_ok=True)
         uri = f"sqlite:///{results / 'mlflow.db'}"
         artifacts = artifacts or str(results / "mlruns")
+    elif uri.startswith(SQLITE_PREFIX) and artifacts is None:
+        database = Path(uri[len(SQLITE_PREFIX) :])
+        artifacts = str(database.parent / "mlruns")
     return TrackingTarget(
         uri=uri,
         artifact_root=str(Path(artifacts).resolve()) if artifacts else None,

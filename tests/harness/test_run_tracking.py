@@ -82,3 +82,12 @@ def test_runs_left_running_by_a_kill_are_settled(mlflow_store, tmp_path):
     tracker.start("open-cell", run_name="open-cell").finish()  # the cell runs again
     assert sorted(r.info.status for r in tracker.runs_of("open-cell")) == ["FINISHED", "KILLED"]
     assert tracker.failures == []
+
+
+def test_artifacts_of_a_named_sqlite_store_go_beside_it(tmp_path):
+    database = tmp_path / "elsewhere" / "store.db"
+    target = default_target(tmp_path / "results", "exp", uri=f"sqlite:///{database}")
+    assert target.uri == f"sqlite:///{database}"
+    assert target.artifact_root == str((tmp_path / "elsewhere" / "mlruns").resolve())
+    server = default_target(tmp_path / "results", "exp", uri="http://127.0.0.1:5000")
+    assert server.artifact_root is None
