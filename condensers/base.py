@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from harness.dataset import Dataset
-from harness.errors import ConfigError
+from harness.errors import ConfigError, unknown_field
 
 if TYPE_CHECKING:
     from condensers.context import CondenseContext
@@ -119,13 +119,10 @@ class Condenser(ABC):
     @classmethod
     def from_options(cls, options: dict[str, Any] | None = None) -> Condenser:
         options = {k: v for k, v in (options or {}).items() if v is not None}
-        known = {f.name for f in dataclasses.fields(cls.Params)}
-        unknown = sorted(set(options) - known)
+        unknown, known = unknown_field(options, cls.Params)
         if unknown:
-            accepted = ", ".join(sorted(known)) or "none"
-            raise ConfigError(
-                f"{cls.name}: unknown parameter {unknown[0]!r} (accepted: {accepted})"
-            )
+            accepted = ", ".join(known) or "none"
+            raise ConfigError(f"{cls.name}: unknown parameter {unknown!r} (accepted: {accepted})")
         return cls(cls.Params(**options))
 
     def describe(self) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
 
 class CondbenchError(Exception):
     """Base of every error condbench reports to a user without a traceback."""
@@ -32,3 +35,11 @@ class CheckFailed(CondbenchError):
     """A check (verify, validation of a submission) ran and failed."""
 
     exit_code = 1
+
+
+def unknown_field(keys: Iterable[str], dataclass_type: type) -> tuple[str | None, list[str]]:
+    """The first key (sorted) that is no field of `dataclass_type`, or None, and the known
+    field names (sorted): for config errors that name the key and what is accepted."""
+    known = sorted(f.name for f in dataclasses.fields(dataclass_type))
+    unknown = sorted(set(keys) - set(known))
+    return (unknown[0] if unknown else None), known

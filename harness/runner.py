@@ -37,7 +37,7 @@ from harness.config import (
     training_settings,
 )
 from harness.dataset import Dataset
-from harness.errors import ConfigError
+from harness.errors import ConfigError, unknown_field
 from harness.tracking import FAILED, CellRun, Tracker
 from leaderboard.record import (
     DatasetInfo,
@@ -98,10 +98,9 @@ class Cell:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Cell:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(data) - known)
+        unknown, _ = unknown_field(data, cls)
         if unknown:
-            raise ConfigError(f"cell: unknown key {unknown[0]!r}")
+            raise ConfigError(f"cell: unknown key {unknown!r}")
         return cls(**data)
 
 

@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from harness.errors import ConfigError
+from harness.errors import ConfigError, unknown_field
 
 BERT_VOCAB_SIZE = 30522  # bert-base-uncased WordPiece
 
@@ -52,12 +52,9 @@ class ModelConfig:
     def from_options(cls, options: dict[str, Any] | None) -> ModelConfig:
         """Build from a plain mapping, naming any key this model does not know."""
         options = dict(options or {})
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(options) - known)
+        unknown, known = unknown_field(options, cls)
         if unknown:
-            raise ConfigError(
-                f"unknown model option {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
+            raise ConfigError(f"unknown model option {unknown!r}; known: {', '.join(known)}")
         return cls(**options)
 
 

@@ -20,7 +20,7 @@ import contextlib
 import math
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 import recommenders
 from harness.dataset import Dataset
-from harness.errors import ConfigError, DataError
+from harness.errors import ConfigError, DataError, unknown_field
 from harness.metrics import parse_metric, report_metrics
 from recommenders.base import ContentRecommender
 from recommenders.evaluator import (
@@ -111,12 +111,9 @@ class TrainSettings:
     def from_mapping(cls, values: Mapping[str, Any] | None) -> TrainSettings:
         """From a config section, naming any unknown key."""
         values = dict(values or {})
-        known = {item.name for item in fields(cls)}
-        unknown = sorted(set(values) - known)
+        unknown, known = unknown_field(values, cls)
         if unknown:
-            raise ConfigError(
-                f"unknown train setting {unknown[0]!r}; known: {', '.join(sorted(known))}"
-            )
+            raise ConfigError(f"unknown train setting {unknown!r}; known: {', '.join(known)}")
         return cls(**values)
 
     def to_dict(self) -> dict:
