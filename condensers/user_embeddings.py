@@ -9,47 +9,20 @@ Files: ``<cache root>/embeddings/<key>.npz`` holding ``user_ids`` and ``embeddin
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import io
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from harness.dataset import Dataset
 from harness.errors import DataError
+from harness.hashing import content_key
 from harness.paths import atomic_write_bytes
 
 EMBEDDINGS_FOLDER = "embeddings"
 KEY_VERSION = 1
-
-
-def dataset_fingerprint(dataset: Dataset) -> str:
-    """sha256 over the dataset's content (not its name or meta)."""
-    digest = hashlib.sha256()
-    digest.update(json.dumps(list(dataset.text_fields)).encode())
-    digest.update(_int_column_bytes(dataset.items["item_id"]))
-    for field in dataset.text_fields:
-        digest.update(_ragged_bytes(dataset.items[field]))
-    digest.update(_int_column_bytes(dataset.histories["user_id"]))
-    digest.update(_ragged_bytes(dataset.histories["history"]))
-    frame = dataset.interactions
-    digest.update(pd.util.hash_pandas_object(frame, index=False).to_numpy().tobytes())
-    return digest.hexdigest()
-
-
-def _int_column_bytes(column: pd.Series) -> bytes:
-    return np.asarray(column, dtype=np.int64).tobytes()
-
-
-def _ragged_bytes(column: pd.Series) -> bytes:
-    lists = column.tolist()
-    lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
-    flat = np.fromiter((int(t) for v in lists for t in v), dtype=np.int64, count=int(lengths.sum()))
-    return lengths.tobytes() + flat.tobytes()
 
 
 def settings_dict(settings: Any) -> dict:
@@ -75,13 +48,12 @@ class RecommenderUserEmbeddings:
     def cache_key(self, dataset: Dataset) -> str:
         payload = {
             "version": KEY_VERSION,
-            "dataset": dataset_fingerprint(dataset),
+            "dataset": dataset.fingerprint(),
             "model": self.model_name,
             "seed": self.seed,
             "settings": settings_dict(self.settings),
         }
-        blob = json.dumps(payload, sort_keys=True, default=str).encode()
-        return hashlib.sha256(blob).hexdigest()[:32]
+        return content_key(payload)
 
     def path(self, dataset: Dataset) -> Path:
         return Path(self.cache_dir) / EMBEDDINGS_FOLDER / f"{self.cache_key(dataset)}.npz"

@@ -18,6 +18,7 @@ stored as Parquet plus a ``manifest.json``.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -45,6 +46,19 @@ class Dataset:
     meta: dict = field(default_factory=dict)
 
     # ---- views -------------------------------------------------------------------------
+    def fingerprint(self) -> str:
+        """sha256 over the dataset's content (items, text, histories, interactions), not its
+        name or meta: the key of every cache built from this dataset."""
+        digest = hashlib.sha256()
+        digest.update(json.dumps(list(self.text_fields)).encode())
+        digest.update(_int_column_bytes(self.items["item_id"]))
+        for text_field in self.text_fields:
+            digest.update(_ragged_bytes(self.items[text_field]))
+        digest.update(_int_column_bytes(self.histories["user_id"]))
+        digest.update(_ragged_bytes(self.histories["history"]))
+        digest.update(pd.util.hash_pandas_object(self.interactions, index=False).to_numpy().tobytes())
+        return digest.hexdigest()
+
     def split(self, name: str) -> pd.DataFrame:
         if name not in SPLITS:
             raise ValueError(f"unknown split {name!r}; expected one of {SPLITS}")
@@ -243,3 +257,14 @@ def _histories_table(histories: pd.DataFrame) -> pa.Table:
             ),
         }
     )
+
+
+def _int_column_bytes(column: pd.Series) -> bytes:
+    return np.asarray(column, dtype=np.int64).tobytes()
+
+
+def _ragged_bytes(column: pd.Series) -> bytes:
+    lists = column.tolist()
+    lengths = np.fromiter((len(v) for v in lists), dtype=np.int64, count=len(lists))
+    flat = np.fromiter((int(t) for v in lists for t in v), dtype=np.int64, count=int(lengths.sum()))
+    return lengths.tobytes() + flat.tobytes()

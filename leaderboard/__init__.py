@@ -5,6 +5,5 @@ aggregate.py   records -> entries (Quality, intervals, ΔRandom, speed-up)
 chart.py       geometry of the Quality-vs-ratio chart (inline SVG)
 downloads.py   leaderboard.csv / leaderboard.json
 site.py        renders the site with the Jinja2 templates in templates/
-submission/    condbench submit: safe unpacking, validation, evaluation
-cli.py         `condbench leaderboard build`, `condbench submit`
+submission/    submission validation: safe unpacking, checks (evaluation: harness.run.submission)
 """

@@ -7,7 +7,6 @@ counts its fallbacks. Safe across threads (one connection per thread) and proces
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import CondbenchError
+from harness.hashing import content_key
 
 CACHE_FILE = "cache.sqlite"
 
@@ -43,10 +43,8 @@ class CachedAnswer:
 
 def cache_key(backend: str, model: str, prompt_version: str, task: str, task_input: Any) -> str:
     """The content hash that identifies one answer."""
-    payload = json.dumps(
-        [backend, model, prompt_version, task, task_input], sort_keys=True, ensure_ascii=False
-    )
-    return hashlib.sha256(payload.encode("utf-8")).hexdigest()
+    payload = [backend, model, prompt_version, task, task_input]
+    return content_key(payload, length=None, ensure_ascii=False)
 
 
 class ResponseCache:

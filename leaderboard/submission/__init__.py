@@ -1,4 +1,6 @@
-"""`condbench submit`: unpack safely, validate against the original dataset, evaluate.
+"""Submission validation: unpack safely and check an entry against the original dataset.
+
+Evaluating a valid entry trains, so it lives on the run floor (`harness.run.submission`).
 
 Modules, in the order a submission meets them:
     archive.py          safe unpacking of .zip / .tar.gz (paths, links, sizes)
@@ -8,10 +10,8 @@ Modules, in the order a submission meets them:
     condenser_module.py static check of a submitted condenser module (never imported here)
     checks.py           the condensed set against the original: ids, leakage, budget
     pipeline.py         validate_submission(): all of the above
-    evaluate.py         evaluate_submission(): hands a valid entry to the harness
 """
 
-from leaderboard.submission.evaluate import evaluate_submission
 from leaderboard.submission.limits import Limits
 from leaderboard.submission.pipeline import ValidatedSubmission, validate_submission
 from leaderboard.submission.rejection import SubmissionRejected
@@ -20,6 +20,5 @@ __all__ = [
     "Limits",
     "SubmissionRejected",
     "ValidatedSubmission",
-    "evaluate_submission",
     "validate_submission",
 ]

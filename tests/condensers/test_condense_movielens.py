@@ -134,7 +134,7 @@ def test_cli_bad_budget_is_one_line_exit_2(tmp_path):
 
 
 def test_user_subset_is_a_valid_smaller_dataset(movielens):
-    from condensers.cli import user_subset
+    from harness.cli.condense import user_subset
 
     small = user_subset(movielens, 20)
     small.validate()

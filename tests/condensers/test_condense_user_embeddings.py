@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 from condenser_fixtures import USERS, handmade_dataset
 
-from condensers.user_embeddings import RecommenderUserEmbeddings, dataset_fingerprint
+from condensers.user_embeddings import RecommenderUserEmbeddings
 from recommenders.trainer import TrainSettings
 
 TINY = TrainSettings(max_epochs=1, batch_size=4, device="cpu", threads=1)
@@ -47,4 +47,4 @@ def test_cache_key_changes_with_every_input():
     changed.interactions = pd.concat([changed.interactions, extra], ignore_index=True)
     keys.add(base.cache_key(changed))
     assert len(keys) == 5
-    assert dataset_fingerprint(dataset) == dataset_fingerprint(handmade_dataset())
+    assert dataset.fingerprint() == handmade_dataset().fingerprint()

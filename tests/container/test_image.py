@@ -68,7 +68,7 @@ def condbench_in_container(
 ) -> subprocess.CompletedProcess:
     """`condbench ARGUMENTS` inside `image`, through the runner, as a user would call it."""
     return subprocess.run(
-        [sys.executable, "-m", "harness.container", image, *arguments],
+        [sys.executable, "-m", "harness.cli.container", image, *arguments],
         cwd=REPO,
         env=env,
         capture_output=True,
@@ -141,7 +141,7 @@ def test_image_runs_as_non_root_without_compilers(image, docker_client):
 
 
 def test_image_digest_names_the_built_image(image, docker_client):
-    from harness.container import image_digest
+    from harness.cli.container import image_digest
 
     assert image_digest(image) == docker_client.images.get(image).id
 
@@ -152,7 +152,7 @@ def test_grid_cell_inside_the_image(image, run_env, tmp_path):
     sys.path.insert(0, str(REPO / "tests" / "harness"))
     from harness_fixtures import tiny_config, tiny_dataset, write_config
 
-    from harness.container import image_digest
+    from harness.cli.container import image_digest
 
     grid = tmp_path / "grid"
     grid.mkdir()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from harness import container
-from harness.container import Mount, build_spec, strip_container_option
+from harness.cli import container
+from harness.cli.container import Mount, build_spec, strip_container_option
 
 
 def make_spec(tmp_path, argv, *, environ=None, gpu=False, digest="sha256:abc"):

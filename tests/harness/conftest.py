@@ -23,7 +23,7 @@ def tiny_folder(tmp_path_factory) -> Path:
 def mlflow_store(tmp_path_factory) -> Iterator[dict]:
     """One SQLite MLflow store for the session, in memory-backed /dev/shm when there is one
     (creating MLflow's tables is many small synced writes: 3x faster there)."""
-    from harness.tracking import Tracker, default_target
+    from harness.run.tracking import Tracker, default_target
 
     shm = Path("/dev/shm")
     if shm.is_dir() and os.access(shm, os.W_OK):

@@ -9,9 +9,9 @@ import yaml
 from harness_fixtures import tiny_config, write_config
 from harness_run import invoke_condbench
 
-from harness.config import load_config, parse_config
 from harness.errors import ConfigError
-from harness.runner import expand_cells
+from harness.run.config import load_config, parse_config
+from harness.run.runner import expand_cells
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -112,7 +112,7 @@ def test_yaml_round_trip_of_tiny_config(tiny_folder, tmp_path):
 
 
 def test_condenser_option_adds_a_method_at_the_grids_budgets(tiny_folder, tmp_path):
-    from harness.config import with_condensers
+    from harness.run.config import with_condensers
 
     config = load_config(write_config(tmp_path / "c.yaml", tiny_config(tiny_folder)))
     grown = with_condensers(config, ["majority"])

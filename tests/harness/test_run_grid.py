@@ -12,9 +12,9 @@ import pytest
 from harness_fixtures import tiny_config, write_config
 from harness_run import condbench_argv, condbench_env, invoke_condbench, run_condbench
 
-from harness.config import load_config
-from harness.runner import expand_cells, parse_only, pending_cells, select_cells
-from harness.tracking import FINISHED, Tracker, TrackingTarget
+from harness.run.config import load_config
+from harness.run.runner import expand_cells, parse_only, pending_cells, select_cells
+from harness.run.tracking import FINISHED, Tracker, TrackingTarget
 from leaderboard.record import read_record, read_records
 
 

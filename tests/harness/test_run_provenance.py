@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import platform
 
-from harness import provenance
+from harness.run import provenance
 
 
 def test_environment_names_code_packages_and_machine():
@@ -19,7 +19,7 @@ def test_environment_names_code_packages_and_machine():
 def test_image_digest_comes_from_the_container_module(monkeypatch):
     monkeypatch.setenv("CONDBENCH_IMAGE_DIGEST", "sha256:" + "ab" * 32)
     try:
-        import harness.container  # noqa: F401
+        import harness.cli.container  # noqa: F401
     except ModuleNotFoundError:
         assert provenance.image_digest() == "host"
     else:

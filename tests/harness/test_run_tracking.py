@@ -9,9 +9,9 @@ from pathlib import Path
 
 from harness_fixtures import tiny_config, write_config
 
-from harness.config import load_config
-from harness.runner import GridRunner, expand_cells, parse_only, select_cells
-from harness.tracking import Tracker, TrackingTarget, default_target, metric_key
+from harness.run.config import load_config
+from harness.run.runner import GridRunner, expand_cells, parse_only, select_cells
+from harness.run.tracking import Tracker, TrackingTarget, default_target, metric_key
 from leaderboard.record import read_record
 
 

@@ -15,9 +15,9 @@ import pytest
 from harness_fixtures import tiny_config, write_config
 from harness_run import condbench_argv, condbench_env
 
-from harness.config import load_config
-from harness.runner import GridRunner
-from harness.tuning import Tuner, driver_url, redact, tune
+from harness.run.config import load_config
+from harness.run.runner import GridRunner
+from harness.run.tuning import Tuner, driver_url, redact, tune
 from leaderboard.record import read_record
 
 COMPLETE = optuna.trial.TrialState.COMPLETE

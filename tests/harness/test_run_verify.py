@@ -9,9 +9,9 @@ import pytest
 from harness_fixtures import tiny_config, write_config
 from harness_run import invoke_condbench
 
-from harness.config import load_config
-from harness.runner import GridRunner, expand_cells, parse_only, select_cells
-from harness.verify import compare
+from harness.run.config import load_config
+from harness.run.runner import GridRunner, expand_cells, parse_only, select_cells
+from harness.run.verify import compare
 from leaderboard.record import read_record
 
 

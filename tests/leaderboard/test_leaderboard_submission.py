@@ -16,8 +16,8 @@ from click.testing import CliRunner
 from leaderboard_factory import small_dataset
 
 from harness.cli import main
+from harness.run.submission import EvaluationUnavailable, evaluate_submission
 from leaderboard.submission import Limits, SubmissionRejected, validate_submission
-from leaderboard.submission.evaluate import EvaluationUnavailable, evaluate_submission
 
 MANIFEST = {
     "method": "my-condenser",

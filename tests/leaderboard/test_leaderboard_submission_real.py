@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from harness.data import load_dataset
+from harness.run.submission import evaluate_submission
 from leaderboard.record import read_record
 from leaderboard.submission import SubmissionRejected, validate_submission
-from leaderboard.submission.evaluate import evaluate_submission
 
 MANIFEST = {
     "method": "release-copy",

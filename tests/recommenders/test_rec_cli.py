@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 
 from harness.cli import main
-from harness.cli_train import parse_seeds
+from harness.cli.train import parse_seeds
 from harness.errors import ConfigError
 
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.config import ExperimentConfig, parse_config
 from harness.errors import DataError
-from harness.runner import Cell, GridRunner
+from harness.run.config import ExperimentConfig, parse_config
+from harness.run.runner import Cell, GridRunner
 from leaderboard.record import ResultRecord, read_record
 
 DEFAULT_TOLERANCE = 1e-4  # absolute; CPU runs are bit-for-bit repeatable on one machine

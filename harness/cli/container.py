@@ -321,7 +321,7 @@ def spec_from_host(
     The image has no git checkout, so the host's commit travels in $CONDBENCH_GIT_SHA and
     the records written inside name the code that produced them.
     """
-    from harness.provenance import GIT_SHA_ENV, git_sha
+    from harness.run.provenance import GIT_SHA_ENV, git_sha
 
     environ = dict(os.environ)
     environ.setdefault(GIT_SHA_ENV, git_sha())
@@ -477,7 +477,7 @@ def maybe_run_in_container(ctx_argv: Sequence[str] | None = None) -> None:
 @click.argument("arguments", nargs=-1, type=click.UNPROCESSED)
 def run_command(image: str, arguments: tuple[str, ...]) -> None:
     """Run `condbench ARGUMENTS...` inside IMAGE, e.g.
-    `python -m harness.container condbench:latest data stats movielens-tfdcon --json`."""
+    `python -m harness.cli.container condbench:latest data stats movielens-tfdcon --json`."""
     try:
         maybe_run_in_container([CONTAINER_OPTION, image, *arguments])
     except CondbenchError as exc:

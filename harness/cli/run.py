@@ -6,7 +6,6 @@ logs and warnings go to stderr. Exit codes: 0 ok, 1 a check failed, 2 bad usage 
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import sys
@@ -19,6 +18,7 @@ from typing import Any
 import click
 from tqdm import tqdm
 
+from harness.cli.container import maybe_run_in_container
 from harness.errors import CheckFailed, ConfigError
 
 DEFAULT_RESULTS = "results"
@@ -36,18 +36,10 @@ def container_option(command: Callable) -> Callable:
 
 
 def maybe_in_container(image: str | None) -> None:
-    """Hand the whole command line to `harness.container` when ``--container`` is given."""
+    """Hand the whole command line to the container runner when ``--container`` is given."""
     if not image:
         return
-    try:
-        container = importlib.import_module("harness.container")
-    except ModuleNotFoundError as exc:
-        if exc.name != "harness.container":
-            raise
-        raise ConfigError(
-            "--container: the container runner (harness/container.py) is not installed"
-        ) from None
-    container.maybe_run_in_container(sys.argv)
+    maybe_run_in_container(sys.argv)
 
 
 def data_options(command: Callable) -> Callable:
@@ -75,7 +67,7 @@ def results_option(command: Callable) -> Callable:
 
 
 def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: bool):
-    from harness.tracking import Tracker, default_target
+    from harness.run.tracking import Tracker, default_target
 
     if not enabled or not config.tracking.enabled:
         return Tracker.disabled()
@@ -143,9 +135,9 @@ def run(
 ):
     """Run the grid of CONFIG; cells whose record exists are skipped."""
     maybe_in_container(container)
-    from harness.config import budget_label, load_config, with_condensers
-    from harness.provenance import command_line
-    from harness.runner import GridRunner, expand_cells, parse_only, pending_cells, select_cells
+    from harness.run.config import budget_label, load_config, with_condensers
+    from harness.run.provenance import command_line
+    from harness.run.runner import GridRunner, expand_cells, parse_only, pending_cells, select_cells
 
     config = load_config(config_path)
     try:
@@ -187,8 +179,8 @@ def _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, wo
 
 def _run_cell_in_worker(config, cell, results_dir, target, cache, mirror, command) -> list[str]:
     """One cell in a worker process (no per-training bars: they would interleave)."""
-    from harness.runner import GridRunner
-    from harness.tracking import Tracker
+    from harness.run.runner import GridRunner
+    from harness.run.tracking import Tracker
 
     tracker = Tracker(target) if target is not None else Tracker.disabled()
     runner = GridRunner(
@@ -299,10 +291,10 @@ def tune(
     as_json,
 ):
     """Tune a condenser's params (config `tuning`) for dev Quality; score the best on test."""
-    from harness.config import load_config
-    from harness.provenance import command_line
-    from harness.runner import GridRunner
-    from harness.tuning import tune as run_tuning
+    from harness.run.config import load_config
+    from harness.run.provenance import command_line
+    from harness.run.runner import GridRunner
+    from harness.run.tuning import tune as run_tuning
 
     config = load_config(config_path)
     if config.tuning is None:
@@ -343,7 +335,7 @@ def tune(
 def verify(records, tolerance, cache, mirror, as_json, container=None):
     """Re-run the cells of RECORD... (files or folders); exit 1 if a metric moved."""
     maybe_in_container(container)
-    from harness.verify import DEFAULT_TOLERANCE, verify_records
+    from harness.run.verify import DEFAULT_TOLERANCE, verify_records
 
     report = verify_records(
         list(records),

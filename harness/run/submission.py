@@ -2,7 +2,7 @@
 
 The standard recommenders and seeds are those of the dataset's benchmark config (e.g.
 ``configs/movielens.yaml``: NAML, NRMS, Fastformer over seeds 0-4), and training is the
-harness's own (`harness.runner.GridRunner`), so a submission is scored exactly like the
+harness's own (`harness.run.runner.GridRunner`), so a submission is scored exactly like the
 built-in methods. Records carry ``method.source = "submission"`` with the manifest's
 authors, paper URL, version and params.
 
@@ -29,7 +29,7 @@ class EvaluationUnavailable(CondbenchError):
 
 def find_config(dataset: str, configs_dir: Path) -> Path:
     """The benchmark config in `configs_dir` whose grid lists `dataset`."""
-    from harness.config import load_config
+    from harness.run.config import load_config
 
     for path in sorted(configs_dir.glob("*.yaml")):
         if dataset in load_config(path).grid.datasets:
@@ -66,8 +66,8 @@ def evaluate_submission(
             "evaluating a condenser module is not yet wired: it runs submitted code and must run "
             "in the fixed container; submit its condensed set instead, or ask the maintainers"
         )
-    from harness.config import load_config
-    from harness.runner import Cell, GridRunner
+    from harness.run.config import load_config
+    from harness.run.runner import Cell, GridRunner
 
     config = load_config(config_path)
     manifest = entry.manifest

@@ -83,7 +83,7 @@ def device_name() -> str:
 def image_digest() -> str:
     """The container image digest when running inside the fixed image, else ``host``."""
     try:
-        container = importlib.import_module("harness.container")
+        container = importlib.import_module("harness.cli.container")
     except ModuleNotFoundError:
         return "host"
     current = getattr(container, "current_image_digest", None)

@@ -1,4 +1,4 @@
-"""`condbench leaderboard build` and `condbench submit`."""
+"""`condbench submit`: validate a leaderboard entry, then evaluate it (a run)."""
 
 from __future__ import annotations
 
@@ -8,45 +8,12 @@ from pathlib import Path
 
 import click
 
-from harness.container import container_option, maybe_run_in_container
+from harness.cli.container import container_option, maybe_run_in_container
 from leaderboard.submission.limits import MIB, Limits
 
 
 def _emit_json(payload: dict) -> None:
     click.echo(json.dumps(payload, sort_keys=True))
-
-
-@click.group()
-def leaderboard() -> None:
-    """Render result records into the static leaderboard site."""
-
-
-@leaderboard.command("build")
-@click.argument(
-    "results_dir", type=click.Path(file_okay=False, path_type=Path), metavar="RESULTS_DIR"
-)
-@click.option(
-    "-o",
-    "--output",
-    "site_dir",
-    required=True,
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Site folder (created, or replaced when it holds an earlier build).",
-)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
-def build(results_dir: Path, site_dir: Path, as_json: bool) -> None:
-    """Build the site from every record below RESULTS_DIR (works from file://, no network)."""
-    from leaderboard.site import build_site
-
-    summary = build_site(results_dir, site_dir)
-    if as_json:
-        _emit_json(summary.as_dict())
-    else:
-        click.echo(
-            f"built {summary.site_dir / 'index.html'}: {summary.entries} entries "
-            f"from {summary.records} records in {summary.sections} sections",
-            err=True,
-        )
 
 
 @click.command()
@@ -96,8 +63,8 @@ def submit(
     """
     if container:
         maybe_run_in_container()
+    from harness.run.submission import evaluate_submission, find_config
     from leaderboard.submission import validate_submission
-    from leaderboard.submission.evaluate import evaluate_submission, find_config
 
     limits = Limits(max_file_bytes=max_file_mb * MIB, max_total_bytes=max_total_mb * MIB)
     validated = validate_submission(entry, limits=limits)

@@ -19,7 +19,6 @@ as a record of method ``<label>-tuned`` whose ``tuning`` names the study and tri
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -28,10 +27,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from harness.config import ExperimentConfig, ParamRange
 from harness.errors import CondbenchError, ConfigError
+from harness.hashing import content_key
 from harness.paths import atomic_write_text, cache_root
-from harness.runner import Cell, GridRunner
+from harness.run.config import ExperimentConfig, ParamRange
+from harness.run.runner import Cell, GridRunner
 from leaderboard.record import ResultRecord, Tuning
 
 TUNED_SUFFIX = "-tuned"
@@ -119,17 +119,13 @@ class Tuner:
     def original_dev_metrics(self) -> dict[str, float]:
         """Dev metrics of the recommender trained on Original (same seed), cached on disk."""
         if self._original_dev is None:
-            from harness.runner import dataset_fingerprint
-
             base = self.base_cell()
             cell = Cell(dataset=base.dataset, method="original", condenser="original", budget="all",
                         recommender=base.recommender, seed=base.seed)  # fmt: skip
             original = self.runner.original(cell.dataset)
-            payload = {"dataset": dataset_fingerprint(original), "recommender": cell.recommender,
+            payload = {"dataset": original.fingerprint(), "recommender": cell.recommender,
                        "seed": cell.seed, "training": self.config.training, "metrics": self.config.metrics}  # fmt: skip
-            key = hashlib.sha256(
-                json.dumps(payload, sort_keys=True, default=str).encode()
-            ).hexdigest()[:32]
+            key = content_key(payload)
             path = cache_root(self.runner.cache) / REFERENCE_FOLDER / f"original-dev-{key}.json"
             if path.is_file():
                 self._original_dev = json.loads(path.read_text(encoding="utf-8"))

@@ -13,16 +13,16 @@ from harness.errors import CondbenchError
 
 # command name -> "module:attribute" of a click command or group
 SUBCOMMANDS: dict[str, str] = {
-    "data": "harness.cli_data:data",
-    "train": "harness.cli_train:train",
-    "condense": "condensers.cli:condense",
-    "llm": "condensers.llm.cli:llm",
-    "run": "harness.cli_run:run",
-    "tune": "harness.cli_run:tune",
-    "verify": "harness.cli_run:verify",
-    "results": "harness.cli_run:results",
-    "leaderboard": "leaderboard.cli:leaderboard",
-    "submit": "leaderboard.cli:submit",
+    "data": "harness.cli.data:data",
+    "train": "harness.cli.train:train",
+    "condense": "harness.cli.condense:condense",
+    "llm": "harness.cli.llm:llm",
+    "run": "harness.cli.run:run",
+    "tune": "harness.cli.run:tune",
+    "verify": "harness.cli.run:verify",
+    "results": "harness.cli.run:results",
+    "leaderboard": "harness.cli.leaderboard:leaderboard",
+    "submit": "harness.cli.submit:submit",
 }
 
 
@@ -35,13 +35,8 @@ class LazyGroup(click.Group):
         if target is None:
             return None
         module_name, attr = target.split(":")
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
-                return None  # that part is not built yet
-            raise
-        return getattr(module, attr)
+        # lazy on purpose: `condbench --help` must not pay for torch, MLflow or pandas
+        return getattr(importlib.import_module(module_name), attr)
 
     def invoke(self, ctx: click.Context):
         try:

@@ -18,7 +18,6 @@ run is marked FINISHED (a killed cell's run is marked KILLED when the cell runs 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import time
 from collections.abc import Callable, Iterable
@@ -29,16 +28,17 @@ from typing import Any
 
 import numpy as np
 
-from harness.config import (
+from harness.dataset import Dataset
+from harness.errors import ConfigError, unknown_field
+from harness.hashing import content_key
+from harness.run.config import (
     ALL_USERS,
     ExperimentConfig,
     condenser_params,
     is_dataset_folder,
     training_settings,
 )
-from harness.dataset import Dataset
-from harness.errors import ConfigError, unknown_field
-from harness.tracking import FAILED, CellRun, Tracker
+from harness.run.tracking import FAILED, CellRun, Tracker
 from leaderboard.record import (
     DatasetInfo,
     LLMInfo,
@@ -247,7 +247,7 @@ class GridRunner:
         embeddings = self.config.user_embeddings
         key_payload = {
             "version": CONDENSED_KEY_VERSION,
-            "dataset": dataset_fingerprint(original),
+            "dataset": original.fingerprint(),
             "condenser": cell.condenser,
             "condenser_version": str(getattr(condenser_cls, "version", "1")),
             "params": params_dict,
@@ -257,9 +257,7 @@ class GridRunner:
             "user_embeddings": embeddings.model_dump(),
             "training": self.config.training,
         }
-        key = hashlib.sha256(
-            json.dumps(key_payload, sort_keys=True, default=str).encode()
-        ).hexdigest()[:32]
+        key = content_key(key_payload)
         folder = cache_root(self.cache) / CONDENSED_FOLDER / key
         identity = cell.condenser == IDENTITY_CONDENSER
         if not identity and self.reuse_condensed and (folder / "manifest.json").is_file():
@@ -376,7 +374,7 @@ class GridRunner:
         *,
         tuning: Tuning | None = None,
     ) -> ResultRecord:
-        from harness.provenance import environment
+        from harness.run.provenance import environment
 
         train = train_set.split("train")
         llm = made.get("llm")
@@ -385,7 +383,7 @@ class GridRunner:
             dataset=DatasetInfo(
                 name=original.name,
                 version=str(original.meta.get("version", "1")),
-                sha256=dataset_fingerprint(original),
+                sha256=original.fingerprint(),
                 num_train_users=int(train["user_id"].nunique()),
                 num_train_interactions=len(train),
             ),
@@ -461,12 +459,6 @@ def cell_config(cell: Cell, config: ExperimentConfig) -> dict[str, Any]:
         "metrics": config.metrics,
         "user_embeddings": config.user_embeddings.model_dump(),
     }
-
-
-def dataset_fingerprint(dataset: Dataset) -> str:
-    from condensers.user_embeddings import dataset_fingerprint as content_hash
-
-    return content_hash(dataset)
 
 
 def canonical_size_report(dataset: Dataset) -> Any:

@@ -1,0 +1,45 @@
+"""`condbench leaderboard build`: the static site from result records."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+
+def _emit_json(payload: dict) -> None:
+    click.echo(json.dumps(payload, sort_keys=True))
+
+
+@click.group()
+def leaderboard() -> None:
+    """Render result records into the static leaderboard site."""
+
+
+@leaderboard.command("build")
+@click.argument(
+    "results_dir", type=click.Path(file_okay=False, path_type=Path), metavar="RESULTS_DIR"
+)
+@click.option(
+    "-o",
+    "--output",
+    "site_dir",
+    required=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Site folder (created, or replaced when it holds an earlier build).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
+def build(results_dir: Path, site_dir: Path, as_json: bool) -> None:
+    """Build the site from every record below RESULTS_DIR (works from file://, no network)."""
+    from leaderboard.site import build_site
+
+    summary = build_site(results_dir, site_dir)
+    if as_json:
+        _emit_json(summary.as_dict())
+    else:
+        click.echo(
+            f"built {summary.site_dir / 'index.html'}: {summary.entries} entries "
+            f"from {summary.records} records in {summary.sections} sections",
+            err=True,
+        )
