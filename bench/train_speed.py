@@ -61,7 +61,7 @@ def machine() -> dict:
 def main(dataset, models, repeats, threads, device, mirror, cache, as_json):
     data = load_dataset(dataset, mirror=mirror, cache=cache)
     settings = TrainSettings(threads=threads, device=device)
-    metrics = default_metrics(data.name)
+    metrics = default_metrics(data)
     results = {}
     for name in [m.strip() for m in models.split(",") if m.strip()]:
         runs = []

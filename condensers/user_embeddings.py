@@ -8,7 +8,6 @@ Files: ``<cache root>/embeddings/<key>.npz`` holding ``user_ids`` and ``embeddin
 
 from __future__ import annotations
 
-import dataclasses
 import io
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,10 +25,9 @@ KEY_VERSION = 1
 
 
 def settings_dict(settings: Any) -> dict:
+    """The train settings as hashed into the cache key (`TrainSettings.model_dump()`)."""
     if settings is None:
         return {}
-    if dataclasses.is_dataclass(settings):
-        return dataclasses.asdict(settings)
     if hasattr(settings, "model_dump"):
         return settings.model_dump()
     return dict(settings)

@@ -1,7 +1,12 @@
 """Ranking metrics, Quality and seed statistics.
 
-Metric names (configs, records, JSON, tables) are ``AUC``, ``MRR``, ``NDCG@K`` and
-``Recall@K``; `parse_metric` is the one function that reads them.
+Metric names (configs, records, JSON, tables) are a registered kind, with ``@K`` for the
+kinds that take a cutoff: ``AUC``, ``MRR``, ``NDCG@K`` and ``Recall@K`` are built in.
+`parse_metric` is the one function that reads them. Each kind is a `MetricSpec` in the
+`METRICS` registry (below): whether it takes a cutoff, whether it enters Quality, its
+display order and how it is computed; adding a metric is one spec and one
+``METRICS.register`` call. Which cutoffs a dataset reports is the data source's
+``cutoffs``, carried in ``Dataset.meta["cutoffs"]`` (`dataset_cutoffs`).
 
 Ranking metrics are computed per ranking group (candidate list) and averaged over the
 groups that hold at least one positive and one negative; the others are dropped and
@@ -17,26 +22,170 @@ scikit-learn's ``ndcg_score`` computes; for AUC ties count one half).
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from harness.errors import ConfigError
+from harness.registry import Registry
 
-METRIC_KINDS = ("AUC", "MRR", "NDCG", "Recall")
-_CUTOFF_KINDS = ("NDCG", "Recall")
+if TYPE_CHECKING:
+    from harness.dataset import Dataset
+
 _METRIC_PATTERN = re.compile(r"^\s*([A-Za-z]+)\s*(?:@\s*(\S+))?\s*$")
+_KIND_PATTERN = re.compile(r"^[A-Za-z]+$")
 
-# dataset-name prefix -> the cutoffs K the paper reports there (others: 1 and 5)
-_CUTOFFS_BY_PREFIX: dict[str, tuple[int, ...]] = {"mind": (5, 10)}
-_DEFAULT_CUTOFFS = (1, 5)
+# The cutoffs of a dataset whose meta carries none (a dataset folder saved before data
+# sources named their cutoffs): K = 1, 5, except MIND's (5, 10), recognised by name only
+# for such old folders. Every source now sets ``cutoffs`` (harness.data), and
+# `harness.data.load_dataset` writes them into ``meta["cutoffs"]``.
+DEFAULT_CUTOFFS: tuple[int, ...] = (1, 5)
+_LEGACY_CUTOFFS_BY_PREFIX: dict[str, tuple[int, ...]] = {"mind": (5, 10)}
+
+
+# ---- the metric registry -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RankedGroups:
+    """The arrays every metric is computed from (built once by `ranking_metrics`).
+
+    Rows are sorted by group, then by descending score; every array of length "rows" is in
+    that order, every array of length "groups" is one value per group (all groups, also the
+    ones later dropped). ``tie_label`` is each row's label replaced by the mean label of its
+    tie block (equal scores in one group): a position-weighted sum over it is the expected
+    value over the orders of the tied candidates.
+    """
+
+    labels: np.ndarray  # rows: 0/1 label (float64)
+    position: np.ndarray  # rows: 0-based rank inside the group
+    group_index: np.ndarray  # rows: index of the row's group
+    tie_label: np.ndarray  # rows: mean label of the row's tie block
+    group_start: np.ndarray  # groups: first row
+    group_len: np.ndarray  # groups: candidates
+    positives: np.ndarray  # groups: positives (float64)
+    negatives: np.ndarray  # groups: negatives (float64)
+    block_start: np.ndarray  # tie blocks: first row
+    block_len: np.ndarray  # tie blocks: rows
+
+    def __post_init__(self) -> None:
+        for value in vars(self).values():  # one metric must not change another's inputs
+            value.flags.writeable = False
+
+    def per_group_sum(self, values: np.ndarray) -> np.ndarray:
+        """Sum of a per-row array over each group."""
+        return np.add.reduceat(values, self.group_start)
+
+
+MetricCompute = Callable[[RankedGroups, "int | None"], np.ndarray]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric kind: its name pattern, its role, and how it is computed.
+
+    ``compute(ranked, k)`` returns one value per group (``k`` is the cutoff for a kind with
+    ``cutoff=True``, else None). ``quality``: the metric enters Quality (and the dev Quality
+    of tuning). ``order``: display order among kinds (then by K). ``default``: reported when
+    a run names no metrics.
+    """
+
+    kind: str
+    compute: MetricCompute
+    cutoff: bool = False
+    quality: bool = False
+    higher_is_better: bool = True
+    order: int = 100
+    default: bool = True
+    description: str = ""
+
+    @property
+    def pattern(self) -> str:
+        """The name pattern: ``NDCG@K`` or ``AUC``."""
+        return f"{self.kind}@K" if self.cutoff else self.kind
+
+
+def _check_spec(name: str, spec: Any) -> None:
+    if not isinstance(spec, MetricSpec):
+        raise ConfigError(f"metric {name!r} is registered as {spec!r}, not a MetricSpec")
+    if spec.kind.lower() != name.lower() or not _KIND_PATTERN.match(spec.kind):
+        raise ConfigError(
+            f"metric {name!r}: spec kind {spec.kind!r} must be its name, letters only"
+        )
+
+
+METRICS: Registry[MetricSpec] = Registry("metric", check=_check_spec, case_sensitive=False)
+
+
+def register_metric(spec: MetricSpec, *, replace: bool = False) -> MetricSpec:
+    """Register `spec` under its kind, checked now (``METRICS.register`` checks on first use)."""
+    _check_spec(spec.kind, spec)
+    METRICS.register(spec.kind, spec, replace=replace)
+    return spec
+
+
+def metric_specs() -> list[MetricSpec]:
+    """Every registered spec, in display order."""
+    return sorted((spec for _, spec in METRICS.items()), key=lambda s: (s.order, s.kind))
+
+
+def _ndcg(ranked: RankedGroups, k: int | None) -> np.ndarray:
+    position = ranked.position
+    discount = 1.0 / np.log2(position + 2.0)
+    in_top = position < k
+    dcg = ranked.per_group_sum(np.where(in_top, ranked.tie_label * discount, 0.0))
+    ideal = ranked.per_group_sum(
+        np.where(position < np.minimum(ranked.positives, k)[ranked.group_index], discount, 0.0)
+    )
+    return np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
+
+
+def _recall(ranked: RankedGroups, k: int | None) -> np.ndarray:
+    hits = ranked.per_group_sum(np.where(ranked.position < k, ranked.tie_label, 0.0))
+    positives = ranked.positives
+    return np.divide(hits, positives, out=np.zeros_like(hits), where=positives > 0)
+
+
+def _mrr(ranked: RankedGroups, k: int | None) -> np.ndarray:
+    reciprocal = ranked.per_group_sum(ranked.tie_label / (ranked.position + 1.0))
+    positives = ranked.positives
+    return np.divide(reciprocal, positives, out=np.zeros_like(reciprocal), where=positives > 0)
+
+
+def _auc(ranked: RankedGroups, k: int | None) -> np.ndarray:
+    # ascending average rank (1-based) of each tie block, then Mann-Whitney U
+    block_start, block_len = ranked.block_start, ranked.block_len
+    first = ranked.position[block_start]
+    mean_desc_rank = first + (block_len - 1) / 2.0
+    ascending = ranked.group_len[ranked.group_index[block_start]] - mean_desc_rank
+    pos_rank_sum = ranked.per_group_sum(np.repeat(ascending, block_len) * ranked.labels)
+    positives = ranked.positives
+    u_stat = pos_rank_sum - positives * (positives + 1) / 2.0
+    denominator = positives * ranked.negatives
+    return np.divide(u_stat, denominator, out=np.zeros_like(u_stat), where=denominator > 0)
+
+
+for _spec in (
+    MetricSpec("AUC", _auc, order=0, description="P(a positive outscores a negative)"),
+    MetricSpec("MRR", _mrr, order=1, description="mean 1/rank over the positives"),
+    MetricSpec("NDCG", _ndcg, cutoff=True, quality=True, order=2, description="NDCG of the top K"),
+    MetricSpec("Recall", _recall, cutoff=True, quality=True, order=3,
+               description="share of the positives in the top K"),
+):  # fmt: skip
+    METRICS.register(_spec.kind, _spec)
+del _spec
+
+
+# ---- metric names ------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Metric:
-    """One parsed metric: its kind and, for NDCG/Recall, its cutoff K."""
+    """One parsed metric: its kind and, for a kind with a cutoff, its cutoff K."""
 
     kind: str
     k: int | None = None
@@ -45,36 +194,49 @@ class Metric:
     def name(self) -> str:
         return self.kind if self.k is None else f"{self.kind}@{self.k}"
 
+    @property
+    def spec(self) -> MetricSpec:
+        return METRICS.get(self.kind)
+
     def __str__(self) -> str:
         return self.name
+
+
+def _accepted() -> str:
+    specs = metric_specs()
+    text = "accepted: " + ", ".join(spec.pattern for spec in specs)
+    if any(spec.cutoff for spec in specs):
+        text += " with K a positive integer"
+    return text
 
 
 def parse_metric(text: str | Metric) -> Metric:
     """Read one metric name such as ``"NDCG@5"``, ``"Recall@1"``, ``"AUC"``, ``"MRR"``.
 
-    Kinds are matched case-insensitively (``ndcg@5`` is ``NDCG@5``); anything else raises
-    a `ConfigError` that quotes the text and lists what is accepted.
+    Kinds are the registered ones (`METRICS`), matched case-insensitively (``ndcg@5`` is
+    ``NDCG@5``); anything else raises a `ConfigError` that quotes the text and lists what
+    is accepted.
     """
     if isinstance(text, Metric):
         return text
     if not isinstance(text, str):
         raise ConfigError(f"metric must be a string like 'NDCG@5', got {text!r}")
-    accepted = "accepted: AUC, MRR, NDCG@K, Recall@K with K a positive integer"
     match = _METRIC_PATTERN.match(text)
     if not match:
-        raise ConfigError(f"unreadable metric {text!r}; {accepted}")
+        raise ConfigError(f"unreadable metric {text!r}; {_accepted()}")
     raw_kind, raw_k = match.groups()
-    kind = next((k for k in METRIC_KINDS if k.lower() == raw_kind.lower()), None)
-    if kind is None:
-        raise ConfigError(f"unknown metric {raw_kind!r} in {text!r}; {accepted}")
-    if kind in _CUTOFF_KINDS:
+    if raw_kind not in METRICS:
+        raise ConfigError(f"unknown metric {raw_kind!r} in {text!r}; {_accepted()}")
+    spec = METRICS.get(raw_kind)
+    kind = spec.kind
+    if spec.cutoff:
         if raw_k is None:
-            raise ConfigError(f"metric {text!r} needs a cutoff, e.g. '{kind}@5'; {accepted}")
+            raise ConfigError(f"metric {text!r} needs a cutoff, e.g. '{kind}@5'; {_accepted()}")
         if not raw_k.isdigit() or int(raw_k) < 1:
             raise ConfigError(f"cutoff in {text!r} must be a positive integer, got {raw_k!r}")
         return Metric(kind, int(raw_k))
     if raw_k is not None:
-        raise ConfigError(f"metric {kind} takes no cutoff, got {text!r}; {accepted}")
+        raise ConfigError(f"metric {kind} takes no cutoff, got {text!r}; {_accepted()}")
     return Metric(kind)
 
 
@@ -92,22 +254,86 @@ def parse_metrics(texts: str | Iterable[str | Metric]) -> list[Metric]:
     return out
 
 
-def default_metrics(dataset_name: str) -> list[str]:
-    """The paper's reported metrics for a dataset (the ones Quality averages over).
+def metric_spec(name: str | Metric) -> MetricSpec:
+    """The spec of a metric name (``"NDCG@5"`` -> the NDCG spec); bad names raise `ConfigError`."""
+    return parse_metric(name).spec
 
-    MIND: NDCG@5, NDCG@10, Recall@5, Recall@10; every other dataset: K = 1, 5.
+
+def is_metric_name(name: object) -> bool:
+    """True when `name` is a metric name exactly as records spell it (``NDCG@5``, ``AUC``)."""
+    if not isinstance(name, str):
+        return False
+    try:
+        return parse_metric(name).name == name
+    except ConfigError:
+        return False
+
+
+def is_quality_metric(name: str | Metric) -> bool:
+    """True for the metrics that enter Quality (built in: ``NDCG@K``, ``Recall@K``)."""
+    try:
+        return parse_metric(name).spec.quality
+    except ConfigError:
+        return False
+
+
+def quality_metric_names(names: Iterable[str | Metric]) -> list[str]:
+    """The names among `names` that enter Quality, in the given order."""
+    return [parse_metric(name).name for name in names if is_quality_metric(name)]
+
+
+def metric_sort_key(name: str) -> tuple:
+    """Display order: kinds by their spec's ``order`` (AUC, MRR, NDCG, Recall), then by K,
+    then any name that is not a metric."""
+    try:
+        metric = parse_metric(name)
+    except ConfigError:
+        return (math.inf, 0, name)
+    return (metric.spec.order, metric.k or 0, name)
+
+
+# ---- the metrics of a dataset ------------------------------------------------------------
+
+
+def dataset_cutoffs(dataset: Dataset | str) -> tuple[int, ...]:
+    """The cutoffs K a dataset reports: its source's ``cutoffs`` (``meta["cutoffs"]``).
+
+    A dataset (or a bare name) without them, e.g. a folder saved before sources named their
+    cutoffs, gets MIND's (5, 10) when its name starts with ``mind``, else (1, 5).
     """
-    name = dataset_name.lower()
-    cutoffs = next(
-        (ks for prefix, ks in _CUTOFFS_BY_PREFIX.items() if name.startswith(prefix)),
-        _DEFAULT_CUTOFFS,
+    meta = {} if isinstance(dataset, str) else getattr(dataset, "meta", {}) or {}
+    cutoffs = meta.get("cutoffs")
+    if cutoffs:
+        return tuple(int(k) for k in cutoffs)
+    name = (dataset if isinstance(dataset, str) else dataset.name).lower()
+    return next(
+        (ks for prefix, ks in _LEGACY_CUTOFFS_BY_PREFIX.items() if name.startswith(prefix)),
+        DEFAULT_CUTOFFS,
     )
-    return [f"NDCG@{k}" for k in cutoffs] + [f"Recall@{k}" for k in cutoffs]
 
 
-def report_metrics(dataset_name: str) -> list[str]:
-    """Everything the evaluator reports by default: AUC, MRR and the dataset's defaults."""
-    return ["AUC", "MRR", *default_metrics(dataset_name)]
+def _cutoffs_of(source: Dataset | str | Sequence[int]) -> tuple[int, ...]:
+    if isinstance(source, str) or hasattr(source, "meta"):
+        return dataset_cutoffs(source)  # type: ignore[arg-type]
+    return tuple(int(k) for k in source)
+
+
+def report_metrics(dataset: Dataset | Sequence[int]) -> list[str]:
+    """Everything reported when a run names no metrics: each registered default kind in
+    display order, a cutoff kind once per cutoff of the dataset (`dataset_cutoffs`; or
+    give the cutoffs). Built in: AUC, MRR, NDCG@K..., Recall@K...."""
+    cutoffs = _cutoffs_of(dataset)
+    names: list[str] = []
+    for spec in metric_specs():
+        if spec.default:
+            names += [f"{spec.kind}@{k}" for k in cutoffs] if spec.cutoff else [spec.kind]
+    return names
+
+
+def default_metrics(dataset: Dataset | Sequence[int]) -> list[str]:
+    """The metrics Quality averages over by default: those of `report_metrics` that enter
+    Quality. MIND: NDCG@5, NDCG@10, Recall@5, Recall@10; the others: K = 1, 5."""
+    return quality_metric_names(report_metrics(dataset))
 
 
 # ---- ranking metrics over groups ---------------------------------------------------------
@@ -169,41 +395,27 @@ def ranking_metrics(
     positives = np.add.reduceat(labels, group_start)
     negatives = group_len - positives
     used = (positives > 0) & (negatives > 0)
-
-    def per_group_sum(values: np.ndarray) -> np.ndarray:
-        return np.add.reduceat(values, group_start)
+    ranked = RankedGroups(
+        labels=labels,
+        position=position,
+        group_index=group_index,
+        tie_label=tie_label,
+        group_start=group_start,
+        group_len=group_len,
+        positives=positives,
+        negatives=negatives,
+        block_start=block_start,
+        block_len=block_len,
+    )
 
     out: dict[str, np.ndarray] = {}
     for metric in parsed:
-        if metric.kind == "NDCG":
-            discount = 1.0 / np.log2(position + 2.0)
-            in_top = position < metric.k
-            dcg = per_group_sum(np.where(in_top, tie_label * discount, 0.0))
-            ideal = per_group_sum(
-                np.where(position < np.minimum(positives, metric.k)[group_index], discount, 0.0)
+        values = np.asarray(metric.spec.compute(ranked, metric.k), dtype=np.float64)
+        if values.shape != group_len.shape:
+            raise ValueError(
+                f"metric {metric.name}: compute returned shape {values.shape}, "
+                f"expected one value per group {group_len.shape}"
             )
-            values = np.divide(dcg, ideal, out=np.zeros_like(dcg), where=ideal > 0)
-        elif metric.kind == "Recall":
-            hits = per_group_sum(np.where(position < metric.k, tie_label, 0.0))
-            values = np.divide(hits, positives, out=np.zeros_like(hits), where=positives > 0)
-        elif metric.kind == "MRR":
-            reciprocal = per_group_sum(tie_label / (position + 1.0))
-            values = np.divide(
-                reciprocal, positives, out=np.zeros_like(reciprocal), where=positives > 0
-            )
-        elif metric.kind == "AUC":
-            # ascending average rank (1-based) of each tie block, then Mann-Whitney U
-            first = position[block_start]
-            mean_desc_rank = first + (block_len - 1) / 2.0
-            ascending = group_len[group_index[block_start]] - mean_desc_rank
-            pos_rank_sum = per_group_sum(np.repeat(ascending, block_len) * labels)
-            u_stat = pos_rank_sum - positives * (positives + 1) / 2.0
-            denominator = positives * negatives
-            values = np.divide(
-                u_stat, denominator, out=np.zeros_like(u_stat), where=denominator > 0
-            )
-        else:  # pragma: no cover - parse_metric admits only the kinds above
-            raise ConfigError(f"unsupported metric {metric.name}")
         out[metric.name] = values[used]
     return GroupMetrics(
         per_group=out,

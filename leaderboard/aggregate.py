@@ -35,34 +35,20 @@ from typing import Any
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-from harness.errors import ConfigError, DataError
-from harness.metrics import delta_random, parse_metric, quality, summarise
+from harness.errors import DataError
+from harness.metrics import (
+    delta_random,
+    is_quality_metric,
+    metric_sort_key,
+    quality,
+    summarise,
+)
 from leaderboard.record import Environment, ResultRecord
 
 ORIGINAL_METHOD = "original"
 RANDOM_METHOD = "random"
 REFERENCE_SCORERS = ("chance", "popularity")
 _SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-_KIND_ORDER = {"AUC": 0, "MRR": 1, "NDCG": 2, "Recall": 3}
-
-
-def is_quality_metric(name: str) -> bool:
-    """True for the ranking metrics that enter Quality (``NDCG@K``, ``Recall@K``)."""
-    try:
-        return parse_metric(name).kind in ("NDCG", "Recall")
-    except ConfigError:
-        return False
-
-
-def metric_sort_key(name: str) -> tuple:
-    """AUC, MRR, NDCG@K by K, Recall@K by K, then any other name."""
-    try:
-        metric = parse_metric(name)
-    except ConfigError:
-        return (len(_KIND_ORDER), 0, name)
-    return (_KIND_ORDER[metric.kind], metric.k or 0, name)
 
 
 def budget_sort_key(budget: str) -> tuple:
@@ -89,6 +75,7 @@ class Entry(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
+    track: str
     dataset: str
     dataset_version: str
     method: str
@@ -260,6 +247,7 @@ def _entry(
         float(np.mean([r.timings.train_s for r in original.records])) if original else 0.0
     )
     return Entry(
+        track=first.track,
         dataset=first.dataset.name,
         dataset_version=first.dataset.version,
         method=first.method.name,
@@ -303,8 +291,9 @@ def _entry(
 
 
 def entry_sort_key(entry: Entry) -> tuple:
-    """Dataset, recommender, Original first, then method name, then budget."""
+    """Track, dataset, recommender, Original first, then method name, then budget."""
     return (
+        entry.track,
         entry.dataset,
         entry.recommender,
         not entry.is_original,

@@ -13,12 +13,14 @@ import json
 import math
 from typing import Any
 
-from leaderboard.aggregate import Entry, metric_sort_key
+from harness.metrics import metric_sort_key
+from leaderboard.aggregate import Entry
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 JSON_FORMAT_VERSION = 1
 
 _FIXED_COLUMNS = (
+    "track",
     "dataset",
     "recommender",
     "method",

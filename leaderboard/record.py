@@ -16,9 +16,17 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from harness.errors import DataError
 from harness.paths import atomic_write_text
+from harness.tracks import DEFAULT_TRACK
 
-RECORD_SCHEMA_VERSION = 1
+RECORD_SCHEMA_VERSION = 2  # 2: `track` names the protocol (schema 1 records are all content)
 _SAFE_PART = re.compile(r"[^A-Za-z0-9._=-]+")
+TUNED_SUFFIX = "-tuned"  # `condbench tune` records its best trial as method "<label>-tuned"
+
+
+def safe_part(text: str) -> str:
+    """One part of a record path as written: runs of characters outside [A-Za-z0-9._=-]
+    become "_" (so "tfdcon/x" and "tfdcon_x" name the same folder)."""
+    return _SAFE_PART.sub("_", text)
 
 
 class _Strict(BaseModel):
@@ -77,6 +85,9 @@ class Environment(_Strict):
     python: str
     platform: str
     device: str = "cpu"
+    # CPU model and the instruction set torch's kernels used: float results of CPU training
+    # differ between instruction sets, so verify compares like with like ("" = not recorded)
+    cpu: str = ""
     packages: dict[str, str] = Field(default_factory=dict)
 
 
@@ -88,6 +99,7 @@ class Tuning(_Strict):
 
 class ResultRecord(_Strict):
     schema_version: int = RECORD_SCHEMA_VERSION
+    track: str = Field(default=DEFAULT_TRACK, min_length=1)  # the protocol (harness.tracks)
     created: str  # ISO 8601 UTC
     dataset: DatasetInfo
     method: MethodInfo
@@ -143,14 +155,22 @@ def write_record(record: ResultRecord, results_dir: str | Path) -> Path:
     return path
 
 
+def upgrade_record(data: Any) -> Any:
+    """A record of an older schema, in today's: schema 1 had no `track` (all were content)."""
+    if isinstance(data, dict) and data.get("schema_version") == 1:
+        data = {**data, "schema_version": RECORD_SCHEMA_VERSION, "track": DEFAULT_TRACK}
+    return data
+
+
 def read_record(path: str | Path) -> ResultRecord:
+    """Read one record file, of this schema or an older one (`upgrade_record`)."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"unreadable result record: {exc}", file=str(path)) from None
     try:
-        return ResultRecord.model_validate(data)
+        return ResultRecord.model_validate(upgrade_record(data))
     except ValidationError as exc:
         first = exc.errors()[0]
         key = ".".join(str(p) for p in first["loc"]) or "(record)"

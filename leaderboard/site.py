@@ -24,11 +24,12 @@ from urllib.parse import urlsplit
 
 import jinja2
 from markupsafe import Markup, escape
-from tqdm import tqdm
 
 from harness.errors import DataError
+from harness.metrics import is_quality_metric, metric_sort_key, metric_specs
 from harness.paths import atomic_dir
-from leaderboard.aggregate import Entry, aggregate, is_quality_metric, metric_sort_key
+from harness.progress import progress
+from leaderboard.aggregate import Entry, aggregate
 from leaderboard.chart import Chart, build_chart
 from leaderboard.downloads import entries_csv, entries_json
 from leaderboard.record import ResultRecord, read_record
@@ -45,6 +46,7 @@ class LoadedRecord:
 
 @dataclass
 class Section:
+    track: str
     dataset: str
     recommender: str
     anchor: str
@@ -125,6 +127,10 @@ def template_environment() -> jinja2.Environment:
         link=safe_link,
         tojson_pretty=_json_pretty,
     )
+    # "NDCG@K, Recall@K": the kinds that enter Quality, from the metric registry
+    env.globals["quality_metric_patterns"] = ", ".join(
+        spec.pattern for spec in metric_specs() if spec.quality
+    )
     return env
 
 
@@ -139,7 +145,7 @@ def load_results(results_dir: str | Path) -> list[LoadedRecord]:
     paths = sorted(root.rglob("seed=*.json"))
     loaded: list[LoadedRecord] = []
     first_path: dict[tuple, Path] = {}
-    for path in tqdm(paths, desc="reading records", unit="rec", disable=None, leave=False):
+    for path in progress(paths, desc="reading records", unit="rec"):
         record = read_record(path)
         if record.cell_key in first_path:
             raise DataError(f"the same cell as {first_path[record.cell_key]}", file=str(path))
@@ -149,17 +155,18 @@ def load_results(results_dir: str | Path) -> list[LoadedRecord]:
 
 
 def _sections(entries: list[Entry], hrefs: dict[str, str]) -> list[Section]:
-    grouped: dict[tuple[str, str], list[Entry]] = defaultdict(list)
+    grouped: dict[tuple[str, str, str], list[Entry]] = defaultdict(list)
     for entry in entries:
-        grouped[(entry.dataset, entry.recommender)].append(entry)
+        grouped[(entry.track, entry.dataset, entry.recommender)].append(entry)
     sections = []
-    for (dataset, recommender), members in sorted(grouped.items()):
+    for (track, dataset, recommender), members in sorted(grouped.items()):
         names = {m for e in members for m in e.metrics if is_quality_metric(m)}
         sections.append(
             Section(
+                track=track,
                 dataset=dataset,
                 recommender=recommender,
-                anchor=_ANCHOR_UNSAFE.sub("_", f"{dataset}--{recommender}"),
+                anchor=_ANCHOR_UNSAFE.sub("_", f"{track}--{dataset}--{recommender}"),
                 entries=members,
                 metrics=sorted(names, key=metric_sort_key),
                 chart=build_chart(members, hrefs),
@@ -189,7 +196,7 @@ def render_site(
     entries = aggregate(item.record for item in loaded)
     hrefs = {e.slug: f"entries/{e.slug}.html" for e in entries}
     sections = _sections(entries, hrefs)
-    anchors = {(s.dataset, s.recommender): s.anchor for s in sections}
+    anchors = {(s.track, s.dataset, s.recommender): s.anchor for s in sections}
     by_entry: dict[tuple[str, str, str, str], list[LoadedRecord]] = defaultdict(list)
     for item in loaded:
         by_entry[item.record.entry_key].append(item)
@@ -199,16 +206,14 @@ def render_site(
     with atomic_dir(site_dir) as tmp:
         tmp.chmod(0o755)  # a temporary folder is private; a site is meant to be served
         (tmp / "entries").mkdir()
-        for entry in tqdm(
-            entries, desc="rendering entries", unit="entry", disable=None, leave=False
-        ):
+        for entry in progress(entries, desc="rendering entries", unit="entry"):
             links = _copy_records(
                 sorted(by_entry[entry.key], key=lambda i: i.record.seed),
                 tmp / "records" / entry.slug,
             )
             html = entry_template.render(
                 e=entry,
-                anchor=anchors[(entry.dataset, entry.recommender)],
+                anchor=anchors[(entry.track, entry.dataset, entry.recommender)],
                 record_links=[(seed, f"../records/{entry.slug}/{name}") for seed, name in links],
             )
             (tmp / "entries" / f"{entry.slug}.html").write_text(html, encoding="utf-8")

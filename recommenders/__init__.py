@@ -6,27 +6,26 @@ Training and evaluation live in `recommenders.trainer` and `recommenders.evaluat
 
 from __future__ import annotations
 
-from harness.errors import ConfigError
-from recommenders.base import ContentRecommender
-from recommenders.fastformer import Fastformer
-from recommenders.naml import Naml
-from recommenders.nrms import Nrms
+from typing import TYPE_CHECKING
 
-# registry name -> model class; a new model is one module plus one line here
-MODELS: dict[str, type[ContentRecommender]] = {
-    Naml.name: Naml,
-    Nrms.name: Nrms,
-    Fastformer.name: Fastformer,
-}
+from harness.registry import Registry
+
+if TYPE_CHECKING:
+    from recommenders.base import ContentRecommender
+
+# registry name -> "module:Class"; a new model is one module plus one line here. Entries are
+# imported when first asked for, so importing `recommenders.settings` (config validation,
+# `condbench --help`) does not load torch.
+MODELS: Registry[type[ContentRecommender]] = Registry("recommender", case_sensitive=False)
+MODELS.register("naml", "recommenders.naml:Naml")
+MODELS.register("nrms", "recommenders.nrms:Nrms")
+MODELS.register("fastformer", "recommenders.fastformer:Fastformer")
 
 
 def names() -> list[str]:
-    return sorted(MODELS)
+    return MODELS.names()
 
 
 def get(name: str) -> type[ContentRecommender]:
     """The model class registered under `name` (case-insensitive)."""
-    model = MODELS.get(str(name).lower())
-    if model is None:
-        raise ConfigError(f"unknown recommender {name!r}; known: {', '.join(names())}")
-    return model
+    return MODELS.get(str(name))

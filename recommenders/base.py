@@ -13,68 +13,57 @@ on the 256-d token states cost a fifth of a CPU training step for no measured ga
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
-from typing import Any, ClassVar
+from typing import Annotated, Any, ClassVar
 
 import torch
+from pydantic import model_validator
 from torch import nn
 
-from harness.errors import ConfigError, unknown_field
+from harness.typed import Number, Settings, check, int_at_least
 
 BERT_VOCAB_SIZE = 30522  # bert-base-uncased WordPiece
 
 
-@dataclass(frozen=True)
-class ModelConfig:
-    """Sizes shared by every model; a model's own config subclasses this."""
+_Size = int_at_least(1, "must be a positive integer, got {value!r}")
+_Dropout = Annotated[Number, check(lambda v: 0.0 <= v < 1.0, "must be in [0, 1), got {value!r}")]
 
-    vocab_size: int = BERT_VOCAB_SIZE
-    word_dim: int = 64
-    content_dim: int = 256
-    user_dim: int = 64
-    attention_hidden: int = 64
-    dropout: float = 0.2
 
-    def __post_init__(self) -> None:
-        for item in fields(self):
-            value = getattr(self, item.name)
-            if item.name == "dropout":
-                if not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-                    raise ConfigError(f"model option 'dropout' must be in [0, 1), got {value!r}")
-            elif item.type in ("int", int) and (
-                not isinstance(value, int) or isinstance(value, bool) or value < 1
-            ):
-                raise ConfigError(
-                    f"model option {item.name!r} must be a positive integer, got {value!r}"
-                )
+class ModelConfig(Settings):
+    """Sizes shared by every model; a model's own config subclasses this. Checked on
+    construction; a bad option is named (``model option 'word_dim' must be ...``)."""
+
+    label: ClassVar[str] = "model option"
+
+    vocab_size: _Size = BERT_VOCAB_SIZE
+    word_dim: _Size = 64
+    content_dim: _Size = 256
+    user_dim: _Size = 64
+    attention_hidden: _Size = 64
+    dropout: _Dropout = 0.2
 
     @classmethod
     def from_options(cls, options: dict[str, Any] | None) -> ModelConfig:
         """Build from a plain mapping, naming any key this model does not know."""
-        options = dict(options or {})
-        unknown, known = unknown_field(options, cls)
-        if unknown:
-            raise ConfigError(f"unknown model option {unknown!r}; known: {', '.join(known)}")
-        return cls(**options)
+        return cls.from_mapping(options)
 
 
-@dataclass(frozen=True)
 class MultiHeadConfig(ModelConfig):
     """A model with multi-head attention at item level (`heads`) and user level (`user_heads`)."""
 
-    heads: int = 16
-    user_heads: int = 4
+    heads: _Size = 16
+    user_heads: _Size = 4
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    @model_validator(mode="after")
+    def _heads_divide(self) -> MultiHeadConfig:
         if self.content_dim % self.heads:
-            raise ConfigError(
+            raise ValueError(
                 f"model option 'heads' ({self.heads}) must divide content_dim ({self.content_dim})"
             )
         if self.user_dim % self.user_heads:
-            raise ConfigError(
+            raise ValueError(
                 f"model option 'user_heads' ({self.user_heads}) must divide user_dim ({self.user_dim})"
             )
+        return self
 
 
 class ContentRecommender(nn.Module):

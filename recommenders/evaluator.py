@@ -25,9 +25,8 @@ from harness.metrics import (
 )
 from recommenders.base import ContentRecommender
 from recommenders.inputs import ItemTexts, UserHistories
+from recommenders.settings import DEFAULT_MAX_HISTORY, DEFAULT_MAX_TOKENS
 
-DEFAULT_MAX_TOKENS = 32
-DEFAULT_MAX_HISTORY = 50
 ENCODE_BATCH = 2048
 
 
@@ -159,7 +158,7 @@ def evaluate(
     settings = getattr(trained_or_model, "settings", None)
     max_tokens = getattr(settings, "max_tokens", DEFAULT_MAX_TOKENS)
     max_history = getattr(settings, "max_history", DEFAULT_MAX_HISTORY)
-    parsed = parse_metrics(metrics if metrics is not None else report_metrics(dataset.name))
+    parsed = parse_metrics(metrics if metrics is not None else report_metrics(dataset))
     target = resolve_device(device) if device is not None else next(model.parameters()).device
     model.to(target)
     items = ItemTexts.from_dataset(dataset, max_tokens)

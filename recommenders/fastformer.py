@@ -8,15 +8,12 @@ items and for users.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from recommenders.base import ContentRecommender, MultiHeadConfig
 from recommenders.layers import AdditiveAttention, FastformerAttention
 
 
-@dataclass(frozen=True)
 class FastformerConfig(MultiHeadConfig):
     """heads / user_heads: see MultiHeadConfig."""
 

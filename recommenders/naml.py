@@ -9,26 +9,23 @@ attention over the history.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Annotated
 
 import torch
 from torch import nn
 
-from harness.errors import ConfigError
+from harness.typed import check, int_at_least
 from recommenders.base import ContentRecommender, ModelConfig
 from recommenders.layers import MASKED_LOGIT, AdditiveAttention, TokenConvolution
 
 MAX_FIELDS = 8
 
 
-@dataclass(frozen=True)
 class NamlConfig(ModelConfig):
-    kernel_size: int = 3
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        if self.kernel_size % 2 == 0:
-            raise ConfigError(f"model option 'kernel_size' must be odd, got {self.kernel_size}")
+    kernel_size: Annotated[
+        int_at_least(1, "must be a positive integer, got {value!r}"),
+        check(lambda v: v % 2 == 1, "must be odd, got {value!r}"),
+    ] = 3
 
 
 class Naml(ContentRecommender):

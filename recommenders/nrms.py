@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from recommenders.base import ContentRecommender, MultiHeadConfig
 from recommenders.layers import AdditiveAttention, MultiHeadSelfAttention
 
 
-@dataclass(frozen=True)
 class NrmsConfig(MultiHeadConfig):
     """heads / user_heads: see MultiHeadConfig."""
 

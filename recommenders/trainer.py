@@ -19,22 +19,19 @@ from __future__ import annotations
 import contextlib
 import math
 import time
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 import recommenders
 from harness.dataset import Dataset
-from harness.errors import ConfigError, DataError, unknown_field
+from harness.errors import DataError
 from harness.metrics import parse_metric, report_metrics
+from harness.progress import progress
 from recommenders.base import ContentRecommender
 from recommenders.evaluator import (
-    DEFAULT_MAX_HISTORY,
-    DEFAULT_MAX_TOKENS,
     all_item_vectors,
     encode_item_rows,
     metrics_of,
@@ -44,82 +41,7 @@ from recommenders.evaluator import (
 )
 from recommenders.inputs import ItemTexts, UserHistories
 from recommenders.sampling import NegativeSampler
-
-
-@dataclass(frozen=True)
-class TrainSettings:
-    """How to train; every field is checked on construction and a bad one is named."""
-
-    batch_size: int = 2048  # each step encodes most of the items: large batches pay
-    lr: float = 1e-2  # tuned for batch 2048 (the paper: 5e-3, batch size not given)
-    max_epochs: int = 6
-    patience: int = 2
-    min_improvement: float = 0.001  # a dev gain below this does not reset patience
-    min_steps_per_epoch: int = 16  # small (condensed) train sets get smaller batches
-    max_tokens: int = DEFAULT_MAX_TOKENS
-    max_history: int = DEFAULT_MAX_HISTORY
-    negatives: int = 4
-    device: str = "auto"
-    threads: int = 1  # one thread: fastest on a shared 2-core machine, same bits everywhere
-    early_stop_metric: str = "NDCG@5"
-    amp: bool = True  # bfloat16 autocast, CUDA only
-    model_options: Mapping[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        for name in (
-            "batch_size",
-            "max_epochs",
-            "max_tokens",
-            "max_history",
-            "negatives",
-            "threads",
-            "min_steps_per_epoch",
-        ):
-            value = getattr(self, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(
-                    f"train setting {name!r} must be a positive integer, got {value!r}"
-                )
-        if (
-            not isinstance(self.patience, int)
-            or isinstance(self.patience, bool)
-            or self.patience < 0
-        ):
-            raise ConfigError(
-                f"train setting 'patience' must be a non-negative integer, got {self.patience!r}"
-            )
-        if not isinstance(self.min_improvement, int | float) or self.min_improvement < 0:
-            raise ConfigError(
-                "train setting 'min_improvement' must be a non-negative number, "
-                f"got {self.min_improvement!r}"
-            )
-        if not isinstance(self.lr, int | float) or isinstance(self.lr, bool) or not 0 < self.lr < 1:
-            raise ConfigError(f"train setting 'lr' must be a number in (0, 1), got {self.lr!r}")
-        if not (self.device in ("auto", "cpu") or str(self.device).startswith("cuda")):
-            raise ConfigError(
-                f"train setting 'device' must be auto, cpu or cuda[:N], got {self.device!r}"
-            )
-        if not isinstance(self.amp, bool):
-            raise ConfigError(f"train setting 'amp' must be true or false, got {self.amp!r}")
-        if not isinstance(self.model_options, Mapping):
-            raise ConfigError(
-                f"train setting 'model_options' must be a mapping, got {self.model_options!r}"
-            )
-        parse_metric(self.early_stop_metric)
-
-    @classmethod
-    def from_mapping(cls, values: Mapping[str, Any] | None) -> TrainSettings:
-        """From a config section, naming any unknown key."""
-        values = dict(values or {})
-        unknown, known = unknown_field(values, cls)
-        if unknown:
-            raise ConfigError(f"unknown train setting {unknown!r}; known: {', '.join(known)}")
-        return cls(**values)
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        out["model_options"] = dict(self.model_options)
-        return out
+from recommenders.settings import TrainSettings
 
 
 @dataclass
@@ -279,7 +201,7 @@ def _train_epoch(
     batch_size = effective_batch_size(settings, len(data))
     total_loss = 0.0
     starts = range(0, len(data), batch_size)
-    for start in tqdm(starts, desc=bar_label, leave=False, disable=bar_label is None):
+    for start in progress(starts, desc=bar_label or "", unit="batch", enabled=bar_label is not None):
         index = order[start : start + batch_size]
         candidates = torch.cat([positive_rows[index, None], negatives[index]], dim=1)
         with _autocast(device, settings.amp):
@@ -316,7 +238,7 @@ def train_model(
     started, cpu_started = time.perf_counter(), time.process_time()
     dev_dataset = evaluate_on or negatives_from or dataset
     dev_metric = parse_metric(settings.early_stop_metric).name
-    dev_metrics = list(dict.fromkeys([*report_metrics(dev_dataset.name), dev_metric]))
+    dev_metrics = list(dict.fromkeys([*report_metrics(dev_dataset), dev_metric]))
     with seeded_torch(seed, settings.threads, device):
         model = model_class.from_options(dict(settings.model_options)).to(device)
         items = ItemTexts.from_dataset(dataset, settings.max_tokens)

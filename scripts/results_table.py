@@ -2,8 +2,9 @@
 
     python scripts/results_table.py results [--methods original,random,majority,tfdcon]
 
-Per recommender and method: N@1, N@5, R@1, R@5 (mean over seeds), Quality with its 95%
-bootstrap interval, chance-adjusted Quality, ΔRandom, overall ratio and training speed-up.
+Per recommender and method: the dataset's Quality metrics (mean over seeds; NDCG@K and
+Recall@K at the dataset's cutoffs, from the metric registry), Quality with its 95% bootstrap
+interval, chance-adjusted Quality, ΔRandom, overall ratio and training speed-up.
 """
 
 from __future__ import annotations
@@ -12,10 +13,9 @@ from pathlib import Path
 
 import click
 
+from harness.metrics import is_quality_metric, metric_sort_key
 from leaderboard.aggregate import aggregate
 from leaderboard.record import read_records
-
-COLUMNS = ("NDCG@1", "NDCG@5", "Recall@1", "Recall@5")
 
 
 def _pct(value: float | None) -> str:
@@ -33,18 +33,20 @@ def main(results_dir: Path, methods: str) -> None:
     if wanted:
         entries = [e for e in entries if e.method in wanted]
         entries.sort(key=lambda e: (e.dataset, e.recommender, wanted.index(e.method), e.budget))
-    current = None
+    current, columns = None, []
     for entry in entries:
         if entry.dataset != current:
             current = entry.dataset
+            names = {m for e in entries if e.dataset == current for m in e.metrics}
+            columns = sorted(filter(is_quality_metric, names), key=metric_sort_key)
             click.echo(f"\n#### {current}\n")
             click.echo(
-                "| model | method | budget | N@1 | N@5 | R@1 | R@5 | Quality [95% CI] "
+                f"| model | method | budget | {' | '.join(columns)} | Quality [95% CI] "
                 "| chance-adj. | ΔRandom | ratio | speed-up |"
             )
-            click.echo("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            click.echo("|---" * (len(columns) + 8) + "|")
         values = " | ".join(
-            f"{entry.metrics[c].mean:.4f}" if c in entry.metrics else "–" for c in COLUMNS
+            f"{entry.metrics[c].mean:.4f}" if c in entry.metrics else "–" for c in columns
         )
         ci = entry.quality_ci95
         quality = _pct(entry.quality) + (f" [{100 * ci[0]:.1f}, {100 * ci[1]:.1f}]" if ci else "")

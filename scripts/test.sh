@@ -8,4 +8,4 @@ VENV=${CONDBENCH_VENV:-.venv}
 export CONDBENCH_MIRROR=${CONDBENCH_MIRROR:-../shared/data}
 "$VENV/bin/ruff" check .
 "$VENV/bin/lint-imports" --no-cache  # the floors (.importlinter, docs/architecture.md)
-"$VENV/bin/python" -m pytest -q "$@"
+"$VENV/bin/python" -m pytest -q --durations=15 "$@"

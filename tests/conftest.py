@@ -6,17 +6,15 @@ import os
 from pathlib import Path
 
 import pytest
+from factories import find_mirror
 
 REPO = Path(__file__).resolve().parents[1]
-DEFAULT_MIRROR = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
 def mirror() -> Path:
-    path = Path(os.environ.get("CONDBENCH_MIRROR", DEFAULT_MIRROR)).resolve()
-    if not (path / "tfdcon-release").is_dir():
-        pytest.skip(f"no data mirror at {path} (set CONDBENCH_MIRROR)")
-    return path
+    """$CONDBENCH_MIRROR (default ../shared/data); missing: skip, or fail on CI ($CI)."""
+    return find_mirror(os.environ)
 
 
 @pytest.fixture(scope="session")

@@ -1,50 +1,47 @@
-"""The one client condensers use: `title(key, fields)` and `interests(key, titles)`.
+"""The one client condensers use: `titles(requests)` and `interests_many(requests)`.
 
-`LLMClient` is the interface (plus batch helpers with a progress bar). `GeneratingClient`
-serves it from a text backend (openai, local): prompt -> cache -> backend -> parse, with a
-retry on an unusable answer and then a recorded, counted fallback. The replay backend has
-its own client (`backends/replay.py`), since it answers from recorded outputs only.
+`LLMClient` is the interface. It answers many keys at once; a single request
+(`title(key, fields)`, `interests(key, titles)`) is a batch of one. `GeneratingClient`
+serves it from a text backend (openai, local) through one path, `_answer_all`: prompt ->
+cache -> backend -> parse, with a retry on an unusable answer and then a recorded, counted
+fallback. The replay backend has its own client (`backends/replay.py`), since it answers
+from recorded outputs only.
 
-A backend that generates many prompts at once (`BatchTextBackend`: the local model) gets
-the batch helpers' uncached inputs in groups of its `batch_size` (retries batched too);
-cache keys, parsing, fallbacks and counters are the same as one request at a time.
+The uncached inputs go to the backend in groups of its `batch_size` when it generates many
+prompts at once (`BatchTextBackend`: the local model; retries batched too), else one
+prompt per call, in parallel up to its `concurrency` (openai). Cache keys, parsing,
+fallbacks and counters do not depend on the grouping.
 """
 
 from __future__ import annotations
 
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
-
-from tqdm import tqdm
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from condensers.llm import answers, prompts
 from condensers.llm.cache import CachedAnswer, ResponseCache, cache_key
 from condensers.llm.errors import LLMInputError, LLMSpecError
 from condensers.llm.prompts import INTERESTS_TASK, LIMITS, PROMPT_VERSION, TITLE_TASK, Message
+from harness.errors import ConfigError
+from harness.progress import Progress
+from harness.typed import Settings, int_at_least, number_at_least
 
 
-@dataclass(frozen=True)
-class ClientSettings:
+class ClientSettings(Settings):
     """How a generating client talks to its backend. Checked on creation."""
 
-    timeout_s: float = 60.0
-    max_retries: int = 3  # transport retries (timeouts, 5xx, 429), with exponential backoff
-    backoff_s: float = 1.0
-    concurrency: int = 4  # parallel requests (openai); the local model runs one at a time
-    parse_retries: int = 1  # extra asks after an unusable answer, before the fallback
+    label: ClassVar[str] = "llm setting"
+    error: ClassVar[type[ConfigError]] = LLMSpecError
 
-    def __post_init__(self) -> None:
-        for name, minimum in (("timeout_s", 1e-3), ("backoff_s", 0.0)):
-            if float(getattr(self, name)) < minimum:
-                raise LLMSpecError(f"llm setting {name}={getattr(self, name)!r} is below {minimum}")
-        for name, minimum in (("max_retries", 0), ("concurrency", 1), ("parse_retries", 0)):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < minimum:
-                raise LLMSpecError(f"llm setting {name}={value!r} must be an integer >= {minimum}")
+    timeout_s: number_at_least(1e-3) = 60.0
+    max_retries: int_at_least(0) = 3  # transport retries (timeouts, 5xx, 429), with exponential backoff
+    backoff_s: number_at_least(0.0) = 1.0
+    concurrency: int_at_least(1) = 4  # parallel requests (openai); the local model runs one at a time
+    parse_retries: int_at_least(0) = 1  # extra asks after an unusable answer, before the fallback
 
 
 class TextBackend(Protocol):
@@ -90,7 +87,7 @@ class BatchTextBackend(Protocol):
 
 @dataclass
 class PendingAnswer:
-    """One uncached request of a batch, on its way through ask -> parse -> retry/fallback."""
+    """One request of a batch, on its way through cache -> ask -> parse -> retry/fallback."""
 
     key: str  # cache key
     task_input: Any
@@ -120,20 +117,34 @@ class ClientStats:
 
 
 class LLMClient(ABC):
-    """Task-level LLM access, keyed by a stable string (e.g. "movielens-tfdcon/item/12")."""
+    """Task-level LLM access, keyed by a stable string (e.g. "movielens-tfdcon/item/12").
+
+    Subclasses answer many keys (`titles`, `interests_many`); one key is a batch of one."""
 
     concurrency: int = 1
 
     def __init__(self) -> None:
         self._stats = ClientStats()
 
-    @abstractmethod
     def title(self, key: str, fields: Mapping[str, str]) -> str:
         """One new title/summary of an item from its text fields (TF-DCon §III-B)."""
+        return self.titles({key: fields}, progress=False)[key]
 
-    @abstractmethod
     def interests(self, key: str, titles: list[str]) -> list[str]:
         """Up to five interests of a user from the titles of their history (§III-C1)."""
+        return self.interests_many({key: titles}, progress=False)[key]
+
+    @abstractmethod
+    def titles(
+        self, requests: Mapping[str, Mapping[str, str]], *, progress: bool = True
+    ) -> dict[str, str]:
+        """`title` for many keys: key -> the item's text fields."""
+
+    @abstractmethod
+    def interests_many(
+        self, requests: Mapping[str, list[str]], *, progress: bool = True
+    ) -> dict[str, list[str]]:
+        """`interests` for many keys: key -> the titles of the user's history."""
 
     @abstractmethod
     def describe(self) -> dict[str, Any]:
@@ -145,38 +156,6 @@ class LLMClient(ABC):
 
     def close(self) -> None:  # noqa: B027 (optional hook: nothing to release by default)
         """Release connections and models."""
-
-    def titles(
-        self, requests: Mapping[str, Mapping[str, str]], *, progress: bool = True
-    ) -> dict[str, str]:
-        """`title` for many keys (in parallel up to the backend's concurrency)."""
-        return self._many(self.title, requests, "LLM titles", progress)
-
-    def interests_many(
-        self, requests: Mapping[str, list[str]], *, progress: bool = True
-    ) -> dict[str, list[str]]:
-        """`interests` for many keys (in parallel up to the backend's concurrency)."""
-        return self._many(self.interests, requests, "LLM interests", progress)
-
-    def _many(self, task: Callable, requests: Mapping, label: str, progress: bool) -> dict:
-        keys = list(requests)
-        bar = tqdm(total=len(keys), desc=label, disable=not progress, unit="req", leave=False)
-        try:
-            if self.concurrency <= 1:
-                results = {}
-                for key in keys:
-                    results[key] = task(key, requests[key])
-                    bar.update()
-                return results
-            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
-                futures = {key: pool.submit(task, key, requests[key]) for key in keys}
-                results = {}
-                for key in keys:
-                    results[key] = futures[key].result()
-                    bar.update()
-                return results
-        finally:
-            bar.close()
 
     def __enter__(self) -> LLMClient:
         return self
@@ -195,30 +174,6 @@ class GeneratingClient(LLMClient):
         self.settings = settings
         self.concurrency = backend.concurrency
 
-    def title(self, key: str, fields: Mapping[str, str]) -> str:
-        item_fields = _check_fields(key, fields)
-        return self._answer(
-            TITLE_TASK,
-            item_fields,
-            prompts.title_messages(item_fields),
-            answers.parse_title,
-            lambda: answers.fallback_title(item_fields),
-        )
-
-    def interests(self, key: str, titles: list[str]) -> list[str]:
-        history = [str(title) for title in titles]
-        if not history:
-            self._stats.add("requests")
-            self._stats.add("fallbacks")
-            return []  # nothing to read interests from: no call
-        return self._answer(
-            INTERESTS_TASK,
-            history,
-            prompts.interests_messages(history),
-            answers.parse_interests,
-            lambda: answers.fallback_interests(history),
-        )
-
     def describe(self) -> dict[str, Any]:
         return {**self.backend.describe(), "prompt_version": PROMPT_VERSION}
 
@@ -229,8 +184,6 @@ class GeneratingClient(LLMClient):
     def titles(
         self, requests: Mapping[str, Mapping[str, str]], *, progress: bool = True
     ) -> dict[str, str]:
-        if not isinstance(self.backend, BatchTextBackend):
-            return super().titles(requests, progress=progress)
         asks: dict[str, PendingAnswer | None] = {}
         for key, fields in requests.items():
             item_fields = _check_fields(key, fields)
@@ -241,13 +194,11 @@ class GeneratingClient(LLMClient):
                 answers.parse_title,
                 lambda item_fields=item_fields: answers.fallback_title(item_fields),
             )
-        return self._answer_batched(TITLE_TASK, asks, "LLM titles", progress)
+        return self._answer_all(TITLE_TASK, asks, "LLM titles", progress)
 
     def interests_many(
         self, requests: Mapping[str, list[str]], *, progress: bool = True
     ) -> dict[str, list[str]]:
-        if not isinstance(self.backend, BatchTextBackend):
-            return super().interests_many(requests, progress=progress)
         asks: dict[str, PendingAnswer | None] = {}
         for key, titles in requests.items():
             history = [str(title) for title in titles]
@@ -260,53 +211,7 @@ class GeneratingClient(LLMClient):
                     answers.parse_interests,
                     lambda history=history: answers.fallback_interests(history),
                 )
-        return self._answer_batched(INTERESTS_TASK, asks, "LLM interests", progress)
-
-    def _answer(
-        self,
-        task: str,
-        task_input: Any,
-        messages: list[Message],
-        parse: Callable[[str], Any],
-        fallback: Callable[[], Any],
-    ) -> Any:
-        self._stats.add("requests")
-        key = cache_key(self.backend.name, self.backend.identity, PROMPT_VERSION, task, task_input)
-        cached = self.cache.get(key)
-        if cached is not None:
-            return self._served_from_cache(cached)
-
-        limits = LIMITS[task]
-        output = None
-        for attempt in range(self.settings.parse_retries + 1):
-            if attempt:
-                self._stats.add("retries")
-            self._stats.add("calls")
-            raw = self.backend.complete(
-                messages,
-                max_tokens=limits.max_new_tokens,
-                stop=limits.stop,
-                answer_prefix=limits.answer_prefix,
-            )
-            output = parse(raw)
-            if output is not None:
-                break
-            messages = prompts.retry_messages(task, messages, raw)
-        is_fallback = output is None
-        if is_fallback:
-            self._stats.add("fallbacks")
-            output = fallback()
-        self.cache.put(
-            key,
-            task=task,
-            backend=self.backend.name,
-            model=self.backend.identity,
-            prompt_version=PROMPT_VERSION,
-            task_input=task_input,
-            output=output,
-            fallback=is_fallback,
-        )
-        return output
+        return self._answer_all(INTERESTS_TASK, asks, "LLM interests", progress)
 
     def _pending(
         self,
@@ -319,16 +224,16 @@ class GeneratingClient(LLMClient):
         key = cache_key(self.backend.name, self.backend.identity, PROMPT_VERSION, task, task_input)
         return PendingAnswer(key, task_input, messages, parse, fallback)
 
-    def _answer_batched(
+    def _answer_all(
         self, task: str, asks: dict[str, PendingAnswer | None], label: str, progress: bool
     ) -> dict:
-        """`_answer` for many requests of `task` (None: an empty history, answered [] with
-        no call). Cached inputs are served first; the rest (each distinct input once) go to
-        the backend `batch_size` at a time, each group written to the cache when done."""
+        """The one answer path: every request of `task` (None: an empty history, answered
+        [] with no call). Cached inputs are served first; the rest (each distinct input
+        once) go to the backend (`_ask`), each group written to the cache when done."""
         results: dict[str, Any] = {}
         waiting: dict[str, PendingAnswer] = {}  # cache key -> the first request of that input
         duplicates: dict[str, list[str]] = {}  # cache key -> the request keys asking it
-        bar = tqdm(total=len(asks), desc=label, disable=not progress, unit="req", leave=False)
+        bar = Progress(len(asks), desc=label, enabled=progress, unit="req")
         try:
             for request_key, pending in asks.items():
                 if pending is None:
@@ -349,11 +254,7 @@ class GeneratingClient(LLMClient):
                     continue
                 waiting[key] = pending
                 duplicates[key] = [request_key]
-            group_size = max(1, int(self.backend.batch_size))
-            keys = list(waiting)
-            for start in range(0, len(keys), group_size):
-                group = [waiting[key] for key in keys[start : start + group_size]]
-                self._ask_group(task, group)
+            for group in self._ask(task, list(waiting.values())):
                 for answer in group:
                     first, *repeats = duplicates[answer.key]
                     results[first] = answer.output
@@ -367,10 +268,42 @@ class GeneratingClient(LLMClient):
             bar.close()
         return {request_key: results[request_key] for request_key in asks}
 
-    def _ask_group(self, task: str, group: list[PendingAnswer]) -> None:
-        """Answer every request of `group` (same task): one batched call per attempt, the
-        unusable answers asked again, then the fallback; each answer cached."""
+    def _ask(self, task: str, pending: list[PendingAnswer]) -> Iterator[list[PendingAnswer]]:
+        """Answer `pending` (uncached, distinct inputs), yielding each group once answered and
+        cached: groups of `batch_size` for a batch backend, else one request per group, run
+        in parallel up to the backend's concurrency."""
+        if isinstance(self.backend, BatchTextBackend):
+            size = max(1, int(self.backend.batch_size))
+            for start in range(0, len(pending), size):
+                group = pending[start : start + size]
+                self._ask_group(task, group)
+                yield group
+        elif self.concurrency <= 1 or len(pending) <= 1:
+            for answer in pending:
+                self._ask_group(task, [answer])
+                yield [answer]
+        else:
+            with ThreadPoolExecutor(max_workers=self.concurrency) as pool:
+                futures = [pool.submit(self._ask_group, task, [answer]) for answer in pending]
+                for answer, future in zip(pending, futures, strict=True):
+                    future.result()
+                    yield [answer]
+
+    def _complete(self, task: str, conversations: list[list[Message]]) -> list[str]:
+        """The backend's raw answers: one batched call, or one call per conversation."""
         limits = LIMITS[task]
+        options = {
+            "max_tokens": limits.max_new_tokens,
+            "stop": limits.stop,
+            "answer_prefix": limits.answer_prefix,
+        }
+        if isinstance(self.backend, BatchTextBackend):
+            return self.backend.complete_many(conversations, **options)
+        return [self.backend.complete(messages, **options) for messages in conversations]
+
+    def _ask_group(self, task: str, group: list[PendingAnswer]) -> None:
+        """Answer every request of `group` (same task): one backend round per attempt, the
+        unusable answers asked again, then the fallback; each answer cached."""
         unanswered = list(group)
         for attempt in range(self.settings.parse_retries + 1):
             if not unanswered:
@@ -378,12 +311,7 @@ class GeneratingClient(LLMClient):
             if attempt:
                 self._stats.add("retries", len(unanswered))
             self._stats.add("calls", len(unanswered))
-            raws = self.backend.complete_many(
-                [answer.messages for answer in unanswered],
-                max_tokens=limits.max_new_tokens,
-                stop=limits.stop,
-                answer_prefix=limits.answer_prefix,
-            )
+            raws = self._complete(task, [answer.messages for answer in unanswered])
             still_unanswered = []
             for answer, raw in zip(unanswered, raws, strict=True):
                 answer.output = answer.parse(raw)

@@ -21,6 +21,7 @@ from pathlib import Path
 
 from condensers.llm.errors import LLMUnavailable
 from harness.paths import atomic_dir, atomic_write_bytes, cache_root, mirror_dir
+from harness.progress import quiet_model_loading
 
 
 @dataclass(frozen=True)
@@ -128,6 +129,7 @@ def converted_model_dir(gguf_path: Path, root: Path | None = None) -> Path:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    quiet_model_loading()
     print(f"converting {gguf_path.name} once (de-quantizing, ~20-40 s)...", file=sys.stderr)
     try:
         tokenizer = AutoTokenizer.from_pretrained(gguf_path.parent, gguf_file=gguf_path.name)

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlparse
 
 from condensers.llm.errors import LLMSpecError
+from harness.typed import Strict
 
 SPEC_HELP = "replay, local, local:PATH_TO_GGUF or openai:MODEL@BASE_URL"
 
 
-@dataclass(frozen=True)
-class LLMSpec:
+class LLMSpec(Strict):
     """A parsed spec: which backend, and its model name, file or endpoint."""
 
-    backend: str
+    backend: Literal["replay", "local", "openai"]
     model: str | None = None
     base_url: str | None = None
     model_path: Path | None = None

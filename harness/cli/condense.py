@@ -1,6 +1,11 @@
 """`condbench condense`: condense one dataset with one method and write the set.
 
     condbench condense --dataset movielens-tfdcon --method tfdcon --budget 47 --llm replay -o out/
+    condbench condense --dataset movielens-tfdcon --method tfdcon --param alpha=0.7 --param m=2 -o out/
+
+Any parameter of the method is given with ``--param KEY=VALUE`` (repeatable; VALUE read as a
+YAML scalar, so ``0.5`` is a number and ``none`` is null); an unknown key is refused with the
+method's accepted ones.
 
 Prints (stderr, or one JSON object on stdout with --json): users and interactions of the
 train set, the size parts in KB and their ratio to Original, LLM calls made / cached /
@@ -16,16 +21,21 @@ from pathlib import Path
 import click
 import numpy as np
 
-from condensers.base import Budget
+from condensers import registry
 from condensers.context import CondenseContext
-from condensers.registry import available, make
+from condensers.registry import available
+from harness.budget import Budget
+from harness.cli.output import emit_json, say
 from harness.dataset import Dataset
 from harness.errors import ConfigError
 
 
 @click.command("condense")
 @click.option(
-    "--dataset", "dataset_name", required=True, help="dataset name, e.g. movielens-tfdcon"
+    "--dataset",
+    "dataset_name",
+    required=True,
+    help="dataset name (e.g. movielens-tfdcon) or a saved dataset folder",
 )
 @click.option("--method", required=True, help=f"condenser: {', '.join(available())}")
 @click.option(
@@ -34,12 +44,13 @@ from harness.errors import ConfigError
     show_default=True,
     help="synthetic users: a count (47) or a share (5%, 0.05)",
 )
-@click.option("--alpha", type=float, default=None, help="tfdcon: weight of the interest distance")
 @click.option(
-    "--m", "merge", type=int, default=None, help="tfdcon: users merged per synthetic user"
-)
-@click.option(
-    "--text-tokens", type=float, default=None, help="random/majority: target tokens per item"
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="parameter of the method (repeatable), e.g. --param alpha=0.5 --param m=2",
 )
 @click.option(
     "--seed",
@@ -86,9 +97,7 @@ def condense(
     dataset_name: str,
     method: str,
     budget: str,
-    alpha: float | None,
-    merge: int | None,
-    text_tokens: float | None,
+    params: tuple[str, ...],
     seed: int,
     llm_spec: str,
     recommender: str,
@@ -101,9 +110,9 @@ def condense(
     quiet: bool,
 ) -> None:
     """Condense DATASET with METHOD under BUDGET and write the condensed set to OUTPUT."""
+    check_output_folder(Path(output))
     parsed_budget = Budget.parse(budget)
-    options = {"alpha": alpha, "m": merge, "text_tokens": text_tokens}
-    condenser = make(method, {k: v for k, v in options.items() if v is not None})
+    condenser = make_condenser(method, params)
     ctx = CondenseContext(
         cache_dir=cache,
         mirror=mirror,
@@ -114,7 +123,7 @@ def condense(
         progress=not quiet,
     )
     with ctx.stage("load"):
-        original = ctx.load_variant(dataset_name, "original")
+        original = load_original(dataset_name, ctx)
         if subset_users is not None:
             original = user_subset(original, subset_users)
     start = time.perf_counter()
@@ -131,9 +140,91 @@ def condense(
         report = condense_report(original, condensed, method, ctx)
     report["output"] = str(output)
     if as_json:
-        click.echo(json.dumps(report, sort_keys=True))
+        emit_json(report)
     else:
-        click.echo(format_report(report), err=True)
+        say(format_report(report), err=True)
+
+
+def load_original(reference: str, ctx: CondenseContext) -> Dataset:
+    """A registered dataset's Original, or a saved dataset folder."""
+    from harness.run.config import is_dataset_folder
+
+    if is_dataset_folder(reference):
+        return Dataset.load(reference)
+    return ctx.load_variant(reference, "original")
+
+
+def parse_pairs(pairs: tuple[str, ...], option: str) -> dict:
+    """``("alpha=0.5", "m=2")`` -> {"alpha": 0.5, "m": 2}: each VALUE read as a YAML scalar."""
+    import yaml
+
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option}: expected KEY=VALUE, got {pair!r}")
+        try:
+            values[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"{option} {key.strip()}: cannot read {value!r}") from None
+    return values
+
+
+def accepted_params(condenser_cls: type) -> list[str]:
+    """The parameter names of a condenser (the fields of its `Params` model)."""
+    return list(condenser_cls.Params.model_fields)
+
+
+def make_condenser(method: str, pairs: tuple[str, ...]):
+    """Condenser `method` with the ``--param KEY=VALUE`` pairs as its parameters."""
+    from harness.run.config import condenser_params
+
+    condenser_cls = registry.get(method)
+    values = parse_pairs(pairs, "--param")
+    accepted = accepted_params(condenser_cls)
+    for key in values:
+        if key not in accepted:
+            raise ConfigError(
+                f"--param {key}: {method} has no parameter {key!r}; "
+                f"accepted: {', '.join(accepted) or 'none'}"
+            )
+    params = condenser_params(condenser_cls, values, f"--param ({method})")
+    return condenser_cls(params)
+
+
+# what Dataset.save writes: a folder holding these and nothing else may be replaced
+DATASET_FILES = frozenset(
+    {"manifest.json", "items.parquet", "histories.parquet", "interactions.parquet"}
+)
+
+
+def check_output_folder(output: Path) -> None:
+    """Refuse an -o that saving would wrongly replace: the working folder or one above it,
+    and a non-empty folder that is not a condbench dataset folder (a manifest.json written by
+    `Dataset.save` and only the files it writes). Raises ConfigError (exit 2)."""
+    here = Path.cwd().resolve()
+    target = output.resolve()
+    if target == here or target in here.parents:
+        raise ConfigError(
+            f"-o {output}: is the working folder or holds it; name a new or dataset folder"
+        )
+    if not target.is_dir() or not any(target.iterdir()):
+        return
+    others = sorted(p.name for p in target.iterdir() if p.name not in DATASET_FILES)
+    if others or not _is_dataset_manifest(target / "manifest.json"):
+        found = f"it holds {others[0]!r}" if others else "no condbench manifest.json"
+        raise ConfigError(
+            f"-o {output}: folder is not empty and is not a condbench dataset folder "
+            f"({found}); refusing to replace it"
+        )
+
+
+def _is_dataset_manifest(path: Path) -> bool:
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(manifest, dict) and "schema_version" in manifest
 
 
 def user_subset(dataset: Dataset, count: int) -> Dataset:
@@ -165,17 +256,9 @@ def parse_train_settings(pairs: tuple[str, ...]):
     """``("max_epochs=3", ...)`` -> `TrainSettings` (None when no pair is given)."""
     if not pairs:
         return None
-    import yaml
+    from recommenders.settings import TrainSettings  # torch-free
 
-    from recommenders.trainer import TrainSettings
-
-    values = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--train-setting: expected KEY=VALUE, got {pair!r}")
-        values[key.strip()] = yaml.safe_load(value)
-    return TrainSettings.from_mapping(values)
+    return TrainSettings.from_mapping(parse_pairs(pairs, "--train-setting"))
 
 
 def condense_report(

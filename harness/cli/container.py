@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import click
 
+from harness.cli.output import say
 from harness.errors import CondbenchError
 
 CONTAINER_DATA = "/data"
@@ -39,7 +40,7 @@ CONTAINER_WORKDIR = "/work"
 CONTAINER_INPUTS = "/inputs"
 CONTAINER_STORES = "/stores"
 
-IMAGE_DIGEST_ENV = "CONDBENCH_IMAGE_DIGEST"
+IMAGE_DIGEST_ENV = "CONDBENCH_IMAGE_DIGEST"  # = harness.run.provenance.IMAGE_DIGEST_ENV
 HOST_DIGEST = "host"
 GPU_ENV = "CONDBENCH_CONTAINER_GPU"  # "1" / "0" force the GPU request on / off; unset: detect
 
@@ -379,7 +380,9 @@ def image_digest(image: str) -> str:
 
 def current_image_digest() -> str:
     """The digest of the image this process runs in, or "host"; stored in every record."""
-    return os.environ.get(IMAGE_DIGEST_ENV) or HOST_DIGEST
+    from harness.run.provenance import image_digest  # lazy: this module is on the CLI start-up path
+
+    return image_digest()
 
 
 def prepare_host_folders(spec: ContainerSpec) -> None:
@@ -468,7 +471,7 @@ def maybe_run_in_container(ctx_argv: Sequence[str] | None = None) -> None:
             f"already inside the image {os.environ[IMAGE_DIGEST_ENV]}: drop {CONTAINER_OPTION}"
         )
     digest = image_digest(image)
-    click.echo(f"container: {image} ({digest}): condbench {' '.join(rest)}", err=True)
+    say(f"container: {image} ({digest}): condbench {' '.join(rest)}", err=True)
     sys.exit(run_in_container(spec_from_host(image, rest, image_digest=digest)))
 
 
@@ -481,7 +484,7 @@ def run_command(image: str, arguments: tuple[str, ...]) -> None:
     try:
         maybe_run_in_container([CONTAINER_OPTION, image, *arguments])
     except CondbenchError as exc:
-        click.echo(f"error: {exc}", err=True)
+        say(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
 
 

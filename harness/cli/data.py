@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
-
 import click
+
+from harness.cli.output import emit_json, say, table
 
 MIRROR_HELP = "folder mirroring the sources, tried before the network (default: $CONDBENCH_MIRROR)"
 CACHE_HELP = "cache root (default: $CONDBENCH_CACHE, else ~/.cache/condbench)"
@@ -25,7 +25,7 @@ def fetch(name: str, mirror: str | None, cache: str | None) -> None:
 
     ready = fetch_dataset(name, mirror=mirror, cache=cache)
     where = dataset_folder(name, ready[0], cache).parent if ready else "-"
-    click.echo(f"{name}: variants {', '.join(ready) or 'none'} ready in {where}", err=True)
+    say(f"{name}: variants {', '.join(ready) or 'none'} ready in {where}", err=True)
 
 
 @data.command()
@@ -41,26 +41,32 @@ def stats(name: str, variant: str, mirror: str | None, cache: str | None, as_jso
 
     figures = dataset_stats(load_dataset(name, variant=variant, mirror=mirror, cache=cache))
     if as_json:
-        click.echo(json.dumps(figures, sort_keys=True))
+        emit_json(figures)
         return
-    click.echo(f"{figures['dataset']} [{figures['variant']}]")
-    click.echo(
+    say(f"{figures['dataset']} [{figures['variant']}]")
+    say(
         f"  items {figures['items']:,}  users {figures['users']:,}  "
         f"avg tokens/item {figures['avg_tokens_per_item']}  text fields {', '.join(figures['text_fields'])}"
     )
     if figures["source_counts"]:
         counts = "  ".join(f"{k} {v:,}" for k, v in figures["source_counts"].items())
-        click.echo(f"  source: {counts}")
-    for split, s in figures["splits"].items():
-        c = s["candidates"]
-        click.echo(
-            f"  {split:<5} interactions {s['interactions']:>9,}  users {s['users']:>7,}  "
-            f"positives {s['positives']:>9,}  groups {s['groups']:>7,}  "
-            f"candidates min/median/max {c['min']}/{c['median']:g}/{c['max']}"
-        )
+        say(f"  source: {counts}")
+    rows = [
+        {
+            "split": split,
+            "interactions": f"{s['interactions']:,}",
+            "users": f"{s['users']:,}",
+            "positives": f"{s['positives']:,}",
+            "groups": f"{s['groups']:,}",
+            "candidates min/median/max": f"{s['candidates']['min']}/"
+            f"{s['candidates']['median']:g}/{s['candidates']['max']}",
+        }
+        for split, s in figures["splits"].items()
+    ]
+    say(table(rows))
     size = figures["train_size_kb"]
-    click.echo(
-        f"  train size (KB): item {size['item_kb']:.1f}  user {size['user_kb']:.1f}  overall {size['overall_kb']:.1f}"
+    say(
+        f"train size (KB): item {size['item_kb']:.1f}  user {size['user_kb']:.1f}  overall {size['overall_kb']:.1f}"
     )
 
 
@@ -78,11 +84,14 @@ def list_datasets(cache: str | None, as_json: bool) -> None:
             "variants": list(source.variants),
             "cached": [v for v in source.variants if is_cached(name, v, cache)],
         }
-        for name, source in sorted(DATASETS.items())
+        for name, source in DATASETS.items()
     ]
     if as_json:
-        click.echo(json.dumps({"datasets": rows}, sort_keys=True))
+        emit_json({"datasets": rows})
         return
-    for row in rows:
-        cached = ", ".join(row["cached"]) or "not cached"
-        click.echo(f"{row['name']:<18} {cached:<40} {row['description']}")
+    shown = [
+        {"name": r["name"], "cached": ", ".join(r["cached"]) or "not cached",
+         "description": r["description"]}
+        for r in rows
+    ]  # fmt: skip
+    say(table(shown))

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
-
-def _emit_json(payload: dict) -> None:
-    click.echo(json.dumps(payload, sort_keys=True))
+from harness.cli.output import emit_json, say
 
 
 @click.group()
@@ -36,9 +33,9 @@ def build(results_dir: Path, site_dir: Path, as_json: bool) -> None:
 
     summary = build_site(results_dir, site_dir)
     if as_json:
-        _emit_json(summary.as_dict())
+        emit_json(summary.as_dict())
     else:
-        click.echo(
+        say(
             f"built {summary.site_dir / 'index.html'}: {summary.entries} entries "
             f"from {summary.records} records in {summary.sections} sections",
             err=True,

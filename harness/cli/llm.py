@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 import time
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 import click
 
 from condensers.llm.spec import SPEC_HELP
+from harness.cli.output import emit_json, say
 from harness.paths import cache_root
 
 
@@ -63,11 +63,11 @@ def serve(
     server = make_server(backend, host=host, port=port, allow_remote=allow_remote, delay_s=delay)
     started = time.perf_counter()
     backend.load()  # before listening, so the first request does not wait for the load
-    click.echo(
+    say(
         f"llm serve: model {backend.model} loaded in {time.perf_counter() - started:.1f} s",
         err=True,
     )
-    click.echo(
+    say(
         f"llm serve: listening on {server.base_url} (model name {backend.model!r})", err=True
     )
     sys.stderr.flush()
@@ -88,7 +88,10 @@ def fetch_model(as_json: bool) -> None:
     path = default_model_path()
     converted = converted_model_dir(path)
     report = {"gguf": str(path), "sha256": file_sha256(path), "converted": str(converted)}
-    click.echo(json.dumps(report) if as_json else "\n".join(f"{k}: {v}" for k, v in report.items()))
+    if as_json:
+        emit_json(report)
+    else:
+        say("\n".join(f"{k}: {v}" for k, v in report.items()))
 
 
 _llm_option = click.option(
@@ -142,7 +145,7 @@ def _ask(spec: str, as_json: bool, request) -> None:
             "stats": client.stats(),
         }
     if as_json:
-        click.echo(json.dumps(report))
+        emit_json(report)
     else:
-        click.echo(answer if isinstance(answer, str) else "\n".join(answer))
-        click.echo(f"{report['seconds']} s, {report['stats']}", err=True)
+        say(answer if isinstance(answer, str) else "\n".join(answer))
+        say(f"{report['seconds']} s, {report['stats']}", err=True)

@@ -9,6 +9,7 @@ import sys
 import click
 
 from harness import __version__
+from harness.cli.output import say
 from harness.errors import CondbenchError
 
 # command name -> "module:attribute" of a click command or group
@@ -42,7 +43,7 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CondbenchError as exc:
-            click.echo(f"error: {exc}", err=True)
+            say(f"error: {exc}", err=True)
             sys.exit(exc.exit_code)
 
 

@@ -6,20 +6,18 @@ logs and warnings go to stderr. Exit codes: 0 ok, 1 a check failed, 2 bad usage 
 
 from __future__ import annotations
 
-import json
-import math
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Any
 
 import click
-from tqdm import tqdm
 
 from harness.cli.container import maybe_run_in_container
+from harness.cli.output import clean, emit_json, say, table
 from harness.errors import CheckFailed, ConfigError
+from harness.progress import progress, progress_bar
 
 DEFAULT_RESULTS = "results"
 
@@ -80,10 +78,6 @@ def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: b
     tracker = Tracker(target)
     tracker.connect()
     return tracker
-
-
-def emit_json(payload: dict) -> None:
-    click.echo(json.dumps(payload, indent=2, sort_keys=True, default=str))
 
 
 # ---- run ------------------------------------------------------------------------------------
@@ -149,7 +143,7 @@ def run(
     if not cells:
         raise ConfigError(f"--only {only!r} matches no cell of {config_path}")
     todo, done = pending_cells(cells, results_dir)
-    click.echo(f"grid: {len(cells)} cells, {len(done)} done, {len(todo)} to run", err=True)
+    say(f"grid: {len(cells)} cells, {len(done)} done, {len(todo)} to run", err=True)
     tracker = make_tracker(config, results_dir, tracking_uri, not no_tracking)
     tracker.settle_done({cell.key for cell in done})
     command = command_line()
@@ -157,9 +151,11 @@ def run(
         runner = GridRunner(
             config, results_dir, tracker, cache=cache, mirror=mirror, command=command
         )
-        for cell in tqdm(todo, desc="grid", unit="cell", file=sys.stderr):
-            tqdm.write(f"cell {cell.key}", file=sys.stderr)
-            runner.run_cell(cell)
+        with progress_bar(len(todo), desc="grid", unit="cell", leave=True) as bar:
+            for cell in todo:
+                bar.write(clean(f"cell {cell.key}"))
+                runner.run_cell(cell)
+                bar.update()
     else:
         _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, workers)
     _report(config, cells, results_dir, tracker, as_json, ran=len(todo), skipped=len(done))
@@ -170,9 +166,8 @@ def _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, wo
     jobs = [(config, cell, results_dir, target, cache, mirror, command) for cell in todo]
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         futures = [pool.submit(_run_cell_in_worker, *job) for job in jobs]
-        for future in tqdm(
-            as_completed(futures), total=len(futures), desc="grid", unit="cell", file=sys.stderr
-        ):
+        done = as_completed(futures)
+        for future in progress(done, total=len(futures), desc="grid", unit="cell", leave=True):
             failures = future.result()
             tracker.failures.extend(failures)
 
@@ -200,17 +195,17 @@ def _report(config, cells, results_dir, tracker, as_json, *, ran: int, skipped: 
                    "results": str(results_dir), "summary_kind": kind, "summary": rows,
                    "tracking": _tracking_status(tracker)})  # fmt: skip
         return
-    click.echo(format_table(rows))
+    say(table(rows, empty="(no records)"))
     status = _tracking_status(tracker)
-    click.echo(
+    say(
         f"{len(cells)} cells ({ran} run, {skipped} skipped); records in {results_dir}", err=True
     )
     if status["uri"]:
-        click.echo(
+        say(
             f"MLflow: {status['uri']}  (mlflow ui --backend-store-uri {status['uri']})", err=True
         )
     for failure in status["failures"]:
-        click.echo(f"warning: {failure}", err=True)
+        say(f"warning: {failure}", err=True)
 
 
 def _tracking_status(tracker) -> dict:
@@ -222,6 +217,7 @@ def _tracking_status(tracker) -> dict:
 
 def summary_rows(records) -> tuple[list[dict], str]:
     """Per method and model: Quality, ΔRandom, ratio (from `leaderboard.aggregate`)."""
+    from harness.metrics import is_quality_metric
     from leaderboard.aggregate import aggregate
 
     rows = []
@@ -232,30 +228,10 @@ def summary_rows(records) -> tuple[list[dict], str]:
             "quality": entry.quality, "quality_ci95": entry.quality_ci95,
             "quality_chance_adjusted": entry.quality_chance_adjusted,
             "delta_random": entry.delta_random, "ratio_overall": entry.ratio_overall,
-            **{name: summary.mean for name, summary in entry.metrics.items() if "@" in name},
+            **{name: summary.mean for name, summary in entry.metrics.items()
+               if is_quality_metric(name)},
         })  # fmt: skip
     return rows, "entries"
-
-
-def _cell_text(value: Any) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return "nan" if math.isnan(value) else f"{value:.4f}"
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(_cell_text(v) for v in value) + "]"
-    return str(value)
-
-
-def format_table(rows: list[dict]) -> str:
-    if not rows:
-        return "(no records)"
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    cells = [[_cell_text(row.get(c)) for c in columns] for row in rows]
-    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-    lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True))]
-    lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
-    return "\n".join(lines)
 
 
 # ---- tune -----------------------------------------------------------------------------------
@@ -307,15 +283,15 @@ def tune(
     if as_json:
         emit_json(report.to_dict())
         return
-    click.echo(f"study {report.study} ({report.storage}): {report.trials_complete} complete trials, "
+    say(f"study {report.study} ({report.storage}): {report.trials_complete} complete trials, "
                f"{len(report.trials_run_here)} run here")  # fmt: skip
     if report.best_trial is not None:
-        click.echo(
+        say(
             f"best trial #{report.best_trial}: dev Quality {report.best_value:.4f} with {report.best_params}"
         )
     if report.record is not None:
         metrics = ", ".join(f"{k} {v:.4f}" for k, v in report.record.metrics.items())
-        click.echo(f"test: {metrics}  -> {report.record_path}")
+        say(f"test: {metrics}  -> {report.record_path}")
 
 
 # ---- verify ---------------------------------------------------------------------------------
@@ -329,10 +305,16 @@ def tune(
     default=None,
     help="Largest absolute change allowed.",
 )
+@click.option(
+    "--rewrite",
+    is_flag=True,
+    help="Re-record: replace each record by its fresh run (same path, command, tuning); "
+    "say why in the commit.",
+)
 @data_options
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 @container_option
-def verify(records, tolerance, cache, mirror, as_json, container=None):
+def verify(records, tolerance, rewrite, cache, mirror, as_json, container=None):
     """Re-run the cells of RECORD... (files or folders); exit 1 if a metric moved."""
     maybe_in_container(container)
     from harness.run.verify import DEFAULT_TOLERANCE, verify_records
@@ -342,14 +324,24 @@ def verify(records, tolerance, cache, mirror, as_json, container=None):
         tolerance=DEFAULT_TOLERANCE if tolerance is None else tolerance,
         cache=cache,
         mirror=mirror,
+        rewrite=rewrite,
     )
     if as_json:
         emit_json(report.to_dict())
     else:
-        click.echo(f"verified {len(report.checked)} record(s), tolerance {report.tolerance:g}")
+        say(f"verified {len(report.checked)} record(s), tolerance {report.tolerance:g}")
         for difference in report.differences:
-            click.echo(f"  moved: {difference.describe()}")
-    if not report.passed:
+            say(f"  moved: {difference.describe()}")
+        if report.rewritten:
+            say(f"rewrote {len(report.rewritten)} record(s) with their fresh runs")
+    if report.differences and report.other_cpus:
+        cpus = sorted(set(report.other_cpus.values()))
+        say(
+            f"note: {len(report.other_cpus)} record(s) come from another CPU ({'; '.join(cpus)}); "
+            f"this one is {report.cpu}. CPU float results differ between instruction sets: "
+            "compare on the CPU kind a record names"
+        )
+    if not report.passed and not rewrite:
         records = len({d.record for d in report.differences})
         names = ", ".join(dict.fromkeys(f"{d.split} {d.metric}" for d in report.differences))
         raise CheckFailed(
@@ -357,7 +349,7 @@ def verify(records, tolerance, cache, mirror, as_json, container=None):
             f"{report.tolerance:g}: {names}"
         )
     if not as_json:
-        click.echo("all metrics within tolerance")
+        say("all metrics within tolerance")
 
 
 # ---- results --------------------------------------------------------------------------------
@@ -387,7 +379,7 @@ def show(results_dir, as_json):
     if as_json:
         emit_json({"results": str(results_dir), "count": len(rows), "records": rows})
     else:
-        click.echo(format_table(rows))
+        say(table(rows, empty="(no records)"))
 
 
 def record_row(record) -> dict:

@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import shlex
 from pathlib import Path
 
 import click
 
 from harness.cli.container import container_option, maybe_run_in_container
+from harness.cli.output import emit_json, say
 from leaderboard.submission.limits import MIB, Limits
-
-
-def _emit_json(payload: dict) -> None:
-    click.echo(json.dumps(payload, sort_keys=True))
 
 
 @click.command()
@@ -69,7 +65,7 @@ def submit(
     limits = Limits(max_file_bytes=max_file_mb * MIB, max_total_bytes=max_total_mb * MIB)
     validated = validate_submission(entry, limits=limits)
     summary = validated.summary()
-    click.echo(
+    say(
         f"valid: {summary['method']} v{summary['version']} on {summary['dataset']} "
         f"(budget {summary['budget']}, {summary['kind']})",
         err=True,
@@ -81,6 +77,6 @@ def submit(
             validated, config_path=config, results_dir=results_dir, command=command
         )
         summary["records"] = [str(p) for p in paths]
-        click.echo(f"wrote {len(paths)} records below {results_dir}", err=True)
+        say(f"wrote {len(paths)} records below {results_dir}", err=True)
     if as_json:
-        _emit_json(summary)
+        emit_json(summary)

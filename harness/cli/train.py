@@ -1,5 +1,11 @@
 """`condbench train`: train one recommender on a train set, evaluate on the test split.
 
+Built on the grid's cell code: each seed is a `Cell` run by `GridRunner` (its `condensed` and
+`train_and_evaluate`), with tracking off and no record written, so a train set gets exactly
+the training, negatives and metrics that `condbench run` gives the same cell. The train set
+is Original, a condenser's set (``--condenser NAME --budget B --param KEY=VALUE``), a release
+variant (``--variant``: the ``release-*`` entries), or a saved dataset folder (``--train-set``).
+
 Prints per-seed and mean metrics, epochs, wall time and samples/s, with the `chance` and
 `popularity` reference scorers beside them. For a train set other than Original, Original
 is trained with the same seeds too and Quality (with its interval) and chance-adjusted
@@ -8,146 +14,136 @@ Quality are printed.
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
-from harness.dataset import Dataset
+from harness.cli.output import emit_json, say, table
 from harness.errors import ConfigError
-from harness.metrics import default_metrics, quality, report_metrics, summarise
-from harness.reference import reference_metrics
+from harness.seeds import SEEDS_HELP, parse_seeds
 
-VARIANTS = ("original", "random", "majority", "condensed")
+# --variant -> the release entry that returns that variant of a release dataset
+VARIANTS = {
+    "original": "original",
+    "random": "release-random",
+    "majority": "release-majority",
+    "condensed": "release-tfdcon",
+}
+TRAIN_SET_CONDENSER = "train-set"  # a saved train set: never condensed, only trained on
 
-
-def parse_seeds(text: str) -> list[int]:
-    """``"0-4"`` -> [0, 1, 2, 3, 4]; ``"0,3,7"``; ``"2"``."""
-    seeds: list[int] = []
-    for part in text.split(","):
-        part = part.strip()
-        low, dash, high = part.partition("-")
-        try:
-            span = range(int(low), int(high) + 1) if dash else [int(part)]
-        except ValueError:
-            raise ConfigError(f"--seeds: cannot read {part!r}; use e.g. 0-4 or 0,1,2") from None
-        if dash and int(high) < int(low):
-            raise ConfigError(f"--seeds: empty range {part!r}")
-        seeds.extend(s for s in span if s not in seeds)
-    if not seeds or any(s < 0 for s in seeds):
-        raise ConfigError(f"--seeds: need non-negative seeds, got {text!r}")
-    return seeds
+__all__ = ["parse_seeds", "train"]
 
 
-def _load(dataset: str, variant: str, mirror: str | None, cache: str | None) -> Dataset:
-    """A registered dataset name, or a saved dataset folder."""
-    if Path(dataset).is_dir():
-        if variant != "original":
-            raise ConfigError(
-                "--variant needs a dataset name, not a folder; use --train-set for a saved train set"
-            )
-        return Dataset.load(dataset)
-    from harness.data import load_dataset
-
-    return load_dataset(dataset, variant=variant, mirror=mirror, cache=cache)
+def _dataset_reference(dataset: str) -> str:
+    """A registered dataset name, or a saved dataset folder as an absolute path (as cells)."""
+    return str(Path(dataset).resolve()) if Path(dataset).is_dir() else dataset
 
 
-def _run_seeds(
-    train_set: Dataset,
-    original: Dataset,
-    model: str,
-    seeds: list[int],
-    settings,
-    metrics,
-    label: str,
-) -> list[dict]:
-    from recommenders.evaluator import evaluate
-    from recommenders.trainer import train_model
+def make_config(
+    dataset: str, condenser: str, budget: str, params: dict, model: str, seeds: list[int],
+    training: dict[str, Any], llm: str,
+):  # fmt: skip
+    """An in-memory experiment config of the one grid row this command runs."""
+    from harness.run.config import parse_config
 
+    return parse_config(
+        {
+            "name": "condbench-train",
+            "grid": {
+                "datasets": [dataset],
+                "condensers": [{"name": condenser, "budgets": [budget], "params": params}],
+                "recommenders": [model],
+                "seeds": seeds,
+            },
+            "training": training,
+            "llm": llm,
+            "tracking": {"enabled": False},
+        },
+        "condbench train",
+    )
+
+
+def _run_seeds(runner, cells, original, train_set=None) -> list[dict]:
+    """Each cell through the grid's code: its train set (condensed, cached) unless given,
+    then `train_and_evaluate`; one per-seed summary each."""
     runs = []
-    for seed in seeds:
-        click.echo(f"[{label}] training {model} seed {seed} ...", err=True)
-        trained = train_model(
-            train_set,
-            model,
-            seed,
-            settings,
-            negatives_from=None if train_set is original else original,
-            evaluate_on=original,
-        )
-        result = evaluate(trained, original, "test", metrics)
+    for cell in cells:
+        say(f"[{cell.method}] training {cell.recommender} seed {cell.seed} ...", err=True)
+        data = train_set if train_set is not None else runner.condensed(cell, original)[0]
+        result = runner.train_and_evaluate(cell, data, original)
+        timings = result.timings
         runs.append(
             {
-                "seed": seed,
+                "seed": cell.seed,
                 "metrics": result.metrics,
-                "epochs_run": trained.epochs_run,
-                "best_epoch": trained.best_epoch,
-                "wall_seconds": trained.wall_seconds,
-                "cpu_seconds": trained.cpu_seconds,
-                "samples_per_second": trained.samples_per_second,
+                "dev_metrics": result.dev_metrics,
+                "epochs_run": timings.epochs,
+                "best_epoch": timings.best_epoch,
+                "wall_seconds": timings.train_s,
+                "samples_per_second": timings.samples_per_s,
                 "groups_used": result.groups_used,
                 "groups_dropped": result.groups_dropped,
-                "candidates": result.candidates,
             }
         )
         shown = ", ".join(f"{k} {v:.4f}" for k, v in result.metrics.items())
-        click.echo(
-            f"[{label}] seed {seed}: {shown} ({trained.epochs_run} epochs, {trained.wall_seconds:.1f} s)",
+        say(
+            f"[{cell.method}] seed {cell.seed}: {shown} "
+            f"({timings.epochs} epochs, {timings.train_s:.1f} s)",
             err=True,
         )
     return runs
 
 
 def _summary(runs: list[dict], metrics: list[str]) -> dict:
+    from harness.metrics import summarise
+
     out = {name: summarise([run["metrics"][name] for run in runs]) for name in metrics}
-    for key in ("epochs_run", "wall_seconds", "cpu_seconds", "samples_per_second"):
+    for key in ("epochs_run", "wall_seconds", "samples_per_second"):
         out[key] = summarise([run[key] for run in runs])
     return out
 
 
-def _print_table(report: dict) -> None:
+def format_report(report: dict) -> str:
     metrics = report["metrics"]
-    rows = [("seed", *metrics, "epochs", "wall s", "samples/s")]
+    columns = ["seed", *metrics, "epochs", "wall s", "samples/s"]
+    rows: list[list[str]] = []
     for run in report["per_seed"]:
         rows.append(
-            (
+            [
                 str(run["seed"]),
                 *(f"{run['metrics'][m]:.4f}" for m in metrics),
                 str(run["epochs_run"]),
                 f"{run['wall_seconds']:.1f}",
                 f"{run['samples_per_second']:.0f}",
-            )
+            ]
         )
     summary = report["summary"]
     rows.append(
-        (
+        [
             "mean",
             *(f"{summary[m]['mean']:.4f}" for m in metrics),
             f"{summary['epochs_run']['mean']:.1f}",
             f"{summary['wall_seconds']['mean']:.1f}",
             f"{summary['samples_per_second']['mean']:.0f}",
-        )
+        ]
     )
-    rows.append(("± std", *(f"{summary[m]['std']:.4f}" for m in metrics), "", "", ""))
+    rows.append(["± std", *(f"{summary[m]['std']:.4f}" for m in metrics), "", "", ""])
     for name, values in report["reference"].items():
-        rows.append((name, *(f"{values[m]:.4f}" for m in metrics), "", "", ""))
+        rows.append([name, *(f"{values[m]:.4f}" for m in metrics), "", "", ""])
     if "original" in report:
         original = report["original"]["summary"]
-        rows.append(("original", *(f"{original[m]['mean']:.4f}" for m in metrics), "", "", ""))
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+        rows.append(["original", *(f"{original[m]['mean']:.4f}" for m in metrics), "", "", ""])
     title = f"{report['model']} on {report['dataset']} [{report['train_set']}], test split"
-    click.echo(title)
-    for row in rows:
-        click.echo("  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)))
+    lines = [table(rows, columns, title=title)]
     if report.get("quality"):
-        q, qa = report["quality"], report["quality_chance_adjusted"]
-        click.echo(
-            f"Quality {q['mean']:.4f} ± {q['std']:.4f} (95% CI {q['ci95'][0]:.4f}-{q['ci95'][1]:.4f})"
-        )
-        click.echo(
-            f"chance-adjusted Quality {qa['mean']:.4f} ± {qa['std']:.4f} (95% CI {qa['ci95'][0]:.4f}-{qa['ci95'][1]:.4f})"
-        )
+        for label, key in (("Quality", "quality"), ("chance-adjusted Quality", "quality_chance_adjusted")):  # fmt: skip
+            q = report[key]
+            lines.append(
+                f"{label} {q['mean']:.4f} ± {q['std']:.4f} "
+                f"(95% CI {q['ci95'][0]:.4f}-{q['ci95'][1]:.4f})"
+            )
+    return "\n".join(lines)
 
 
 @click.command("train")
@@ -158,16 +154,34 @@ def _print_table(report: dict) -> None:
     help="Dataset name (e.g. movielens-tfdcon) or a saved dataset folder.",
 )
 @click.option("--model", "model_name", required=True, help="Recommender: naml, nrms or fastformer.")
-@click.option(
-    "--seeds", default="0-4", show_default=True, help="Seeds: a range 0-4 or a list 0,1,2."
-)
+@click.option("--seeds", default="0-4", show_default=True, help=f"Seeds: {SEEDS_HELP}.")
 @click.option(
     "--variant",
-    type=click.Choice(VARIANTS),
+    type=click.Choice(list(VARIANTS)),
     default="original",
     show_default=True,
-    help="Train set variant of the dataset.",
+    help="Train set: a variant of a release dataset (random, majority, condensed: the "
+    "release-random, release-majority and release-tfdcon entries).",
 )
+@click.option(
+    "--condenser",
+    help="Train set: this condenser's set (as `condbench run` makes it; cached).",
+)
+@click.option(
+    "--budget",
+    default="all",
+    show_default=True,
+    help="Budget of --condenser: a count (47), a share (5%) or all.",
+)
+@click.option(
+    "-p",
+    "--param",
+    "params",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="Parameter of --condenser (repeatable), e.g. --param text_tokens=3.",
+)
+@click.option("--llm", default="replay", show_default=True, help="LLM of --condenser.")
 @click.option(
     "--train-set",
     "train_set_path",
@@ -182,16 +196,20 @@ def _print_table(report: dict) -> None:
 @click.option("--threads", type=int, help="CPU threads (fixed, for repeatable runs).")
 @click.option(
     "--mirror",
-    type=click.Path(file_okay=False),
+    type=click.Path(file_okay=False, path_type=Path),
     help="Data mirror folder tried before the network.",
 )
-@click.option("--cache", type=click.Path(file_okay=False), help="Cache root.")
+@click.option("--cache", type=click.Path(file_okay=False, path_type=Path), help="Cache root.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object on stdout.")
 def train(
     dataset_name,
     model_name,
     seeds,
     variant,
+    condenser,
+    budget,
+    params,
+    llm,
     train_set_path,
     epochs,
     batch_size,
@@ -205,51 +223,79 @@ def train(
 ):
     """Train MODEL on a train set of DATASET and report test metrics over seeds."""
     import recommenders
-    from recommenders.trainer import TrainSettings
+    from harness.cli.condense import parse_pairs
+    from harness.dataset import Dataset
+    from harness.metrics import quality
+    from harness.run.config import ALL_USERS
+    from harness.run.runner import Cell, GridRunner
 
     recommenders.get(model_name)  # unknown names fail before any data is read
     seed_list = parse_seeds(seeds)
-    if train_set_path and variant != "original":
-        raise ConfigError("give either --variant or --train-set, not both")
-    overrides = {
-        "max_epochs": epochs,
-        "batch_size": batch_size,
-        "lr": lr,
-        "patience": patience,
-        "device": device,
-        "threads": threads,
-    }
-    settings = TrainSettings.from_mapping({k: v for k, v in overrides.items() if v is not None})
+    chosen = [f for f, given in (("--variant", variant != "original"), ("--condenser", condenser),
+                                 ("--train-set", train_set_path)) if given]  # fmt: skip
+    if len(chosen) > 1:
+        raise ConfigError(f"give one of {', '.join(chosen)}, not several")
+    if (params or budget != ALL_USERS) and not condenser:
+        raise ConfigError("--param and --budget go with --condenser")
+    reference = _dataset_reference(dataset_name)
+    if variant != "original" and reference != dataset_name:
+        raise ConfigError(
+            "--variant needs a dataset name, not a folder; use --train-set for a saved train set"
+        )
+    training = {"max_epochs": epochs, "batch_size": batch_size, "lr": lr, "patience": patience,
+                "device": device, "threads": threads}  # fmt: skip
+    name = condenser or VARIANTS[variant]
+    config = make_config(
+        reference,
+        name,
+        budget if condenser else ALL_USERS,
+        parse_pairs(params, "--param"),
+        model_name,
+        seed_list,
+        {k: v for k, v in training.items() if v is not None},
+        llm,
+    )
+    runner = GridRunner(config, Path("."), cache=cache, mirror=mirror)  # writes no record
+    original = runner.original(reference)
+    metrics = runner.metric_names(original)
+    quality_metrics = runner.track.quality_metrics(metrics)
+    spec = config.grid.condensers[0]
 
-    original = _load(dataset_name, "original", mirror, cache)
+    def cells(method: str, condenser_name: str, cell_budget: str, cell_params: dict) -> list:
+        return [Cell(dataset=reference, method=method, condenser=condenser_name,
+                     budget=cell_budget, recommender=model_name, seed=seed,
+                     params=dict(cell_params), llm=spec.llm or config.llm)
+                for seed in seed_list]  # fmt: skip
+
     if train_set_path:
-        train_set, train_label = Dataset.load(train_set_path), str(train_set_path)
-    elif variant != "original":
-        train_set, train_label = _load(dataset_name, variant, mirror, cache), variant
+        label = str(train_set_path)
+        runs = _run_seeds(
+            runner,
+            cells(label, TRAIN_SET_CONDENSER, ALL_USERS, {}),
+            original,
+            train_set=Dataset.load(train_set_path),
+        )
     else:
-        train_set, train_label = original, "original"
-
-    quality_metrics = default_metrics(original.name)
-    metrics = report_metrics(original.name)
-    references = reference_metrics(original, metrics, "test", original=original)
-    runs = _run_seeds(train_set, original, model_name, seed_list, settings, metrics, train_label)
+        label = name if name == "original" or condenser else variant
+        runs = _run_seeds(runner, cells(label, name, spec.budgets[0], spec.params), original)
+    settings = runner.settings()
     report = {
         "dataset": original.name,
         "model": recommenders.get(model_name).name,
-        "train_set": train_label,
+        "train_set": label,
         "seeds": seed_list,
-        "settings": settings.to_dict(),
+        "settings": settings.model_dump(mode="json"),
         "metrics": metrics,
         "quality_metrics": quality_metrics,
         "per_seed": runs,
         "summary": _summary(runs, metrics),
-        "reference": references,
-        "evaluation": {k: runs[0][k] for k in ("groups_used", "groups_dropped", "candidates")},
+        "reference": runner.reference(original),
+        "evaluation": {k: runs[0][k] for k in ("groups_used", "groups_dropped")},
     }
-    if train_set is not original:
-        original_runs = _run_seeds(
-            original, original, model_name, seed_list, settings, metrics, "original"
-        )
+    if condenser:
+        report["condenser"] = {"name": condenser, "budget": spec.budgets[0], "params": spec.params}
+    if label != "original":
+        original_runs = _run_seeds(runner, cells("original", "original", ALL_USERS, {}), original)
         report["original"] = {
             "per_seed": original_runs,
             "summary": _summary(original_runs, metrics),
@@ -258,12 +304,12 @@ def train(
             [run["metrics"] for run in runs],
             [run["metrics"] for run in original_runs],
             quality_metrics,
-            chance=references["chance"],
+            chance=report["reference"]["chance"],
         )
         for key in ("quality", "quality_chance_adjusted"):
             report[key] = scored[key]
         report["quality_per_metric"] = scored["per_metric"]
     if as_json:
-        sys.stdout.write(json.dumps(report, default=float) + "\n")
+        emit_json(report)
     else:
-        _print_table(report)
+        say(format_report(report))

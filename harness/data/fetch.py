@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from harness.errors import DataError
 from harness.paths import cache_root, mirror_dir
+from harness.progress import Progress
 
 CHUNK = 1 << 20
 MIRROR_HINT = "pass --mirror DIR or set CONDBENCH_MIRROR to a folder holding a copy"
@@ -92,7 +92,6 @@ def fetch_file(
 
 def _download(remote: RemoteFile, dest: Path, mirror_root: Path | None) -> None:
     import httpx
-    from tqdm import tqdm
 
     where = f" (not in mirror {mirror_root})" if mirror_root else ""
     try:
@@ -105,13 +104,8 @@ def _download(remote: RemoteFile, dest: Path, mirror_root: Path | None) -> None:
             total = int(response.headers.get("content-length") or 0) or None
             with (
                 dest.open("wb") as handle,
-                tqdm(
-                    total=total,
-                    unit="B",
-                    unit_scale=True,
-                    desc=f"download {Path(remote.path).name}",
-                    file=sys.stderr,
-                    leave=False,
+                Progress(
+                    total, unit="B", unit_scale=True, desc=f"download {Path(remote.path).name}"
                 ) as bar,
             ):
                 for block in response.iter_bytes(CHUNK):

@@ -16,13 +16,11 @@ in the error.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from harness.data.fetch import RemoteFile, fetch_file, sha256_of
 from harness.data.protocol import PROTOCOL_SUMMARY, histories_and_interactions
@@ -30,6 +28,7 @@ from harness.data.source import PathLike
 from harness.data.textfiles import iter_json_lines_gz
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import DataError
+from harness.progress import progress
 
 UCSD_URL = "https://mcauleylab.ucsd.edu/public_datasets/gdrive/goodreads/byGenre/{file}"
 DATE_FORMAT = "%a %b %d %H:%M:%S %z %Y"
@@ -38,12 +37,8 @@ MIN_RATINGS = 10
 
 def read_books(path: Path, wanted: set[str]) -> pd.DataFrame:
     rows = []
-    for _, record in tqdm(
-        iter_json_lines_gz(path, ("book_id", "title")),
-        desc="books",
-        unit=" lines",
-        file=sys.stderr,
-        leave=False,
+    for _, record in progress(
+        iter_json_lines_gz(path, ("book_id", "title")), desc="books", unit="lines"
     ):
         book = str(record["book_id"])
         if book in wanted:
@@ -57,12 +52,10 @@ def read_ratings(path: Path) -> pd.DataFrame:
     """Rated interactions: user, book, rating, timestamp (seconds), line."""
     source = str(path)
     rows = []
-    for number, record in tqdm(
+    for number, record in progress(
         iter_json_lines_gz(path, ("user_id", "book_id", "rating", "date_added")),
         desc="interactions",
-        unit=" lines",
-        file=sys.stderr,
-        leave=False,
+        unit="lines",
     ):
         rating = record["rating"]
         if not isinstance(rating, int) or isinstance(rating, bool) or not 0 <= rating <= 5:
@@ -154,6 +147,7 @@ class GoodreadsUCSD:
     description: str = "Goodreads poetry (UCSD Book Graph dumps), our protocol"
     version: str = "1"
     variants: tuple[str, ...] = ("original",)
+    cutoffs: tuple[int, ...] = (1, 5)
 
     def remote(self, kind: str) -> RemoteFile:
         file = f"goodreads_{kind}_{self.genre}.json.gz"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from harness.data.registry import get_source
-from harness.data.source import PathLike, VariantUnavailable
+from harness.data.source import DataSource, PathLike, VariantUnavailable
 from harness.dataset import Dataset
 from harness.paths import cache_root
 
@@ -31,14 +31,21 @@ def load_dataset(
 
     The mirror (`mirror`, else $CONDBENCH_MIRROR) is tried before the network; every
     source file is sha256-checked; the conversion is validated, then written atomically.
+    The source's metric cutoffs go into ``meta["cutoffs"]`` (also for a conversion cached
+    before sources named them: their cache folder is not rebuilt for it).
     """
     source = get_source(name)
     folder = dataset_folder(name, variant, cache)
     if not (folder / "manifest.json").is_file():
-        dataset = source.build(variant, mirror=mirror, cache=cache)
+        dataset = _with_cutoffs(source.build(variant, mirror=mirror, cache=cache), source)
         dataset.validate(source=f"{name}[{variant}]")
         dataset.save(folder)
-    return Dataset.load(folder)
+    return _with_cutoffs(Dataset.load(folder), source)
+
+
+def _with_cutoffs(dataset: Dataset, source: DataSource) -> Dataset:
+    dataset.meta["cutoffs"] = [int(k) for k in source.cutoffs]
+    return dataset
 
 
 def fetch_dataset(name: str, *, mirror: PathLike = None, cache: PathLike = None) -> list[str]:

@@ -18,13 +18,11 @@ truncated last line give one `DataError` naming the file and the line.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from tqdm import tqdm
 
 from harness.data.archives import open_zip, read_member
 from harness.data.fetch import RemoteFile, fetch_file, sha256_of
@@ -32,6 +30,7 @@ from harness.data.source import PathLike
 from harness.data.textfiles import decode_utf8, split_rows
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import DataError
+from harness.progress import progress
 
 MIND_URL = "https://mind201910small.blob.core.windows.net/release/{zip}"
 NEWS_COLUMNS = (
@@ -59,9 +58,7 @@ def read_behaviors(text: str, source: str, known_news: set[str]) -> pd.DataFrame
     rows = split_rows(
         text, source, delimiter="\t", columns=len(BEHAVIOR_COLUMNS), name_of=BEHAVIOR_COLUMNS
     )
-    for number, fields in tqdm(
-        rows, desc="impressions", unit=" lines", file=sys.stderr, leave=False
-    ):
+    for number, fields in progress(rows, desc="impressions", unit="lines"):
         where = f"line {number}"
         _, user, time, history, impressions = fields
         if not user.strip():
@@ -183,6 +180,7 @@ class MindSource:
     description: str
     version: str = "1"
     variants: tuple[str, ...] = ("original",)
+    cutoffs: tuple[int, ...] = (5, 10)  # the paper's K on MIND
 
     def remote(self, part: str) -> RemoteFile:
         zip_name = f"MIND{self.size}_{part}.zip"

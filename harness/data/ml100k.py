@@ -194,6 +194,7 @@ class MovieLens100K:
     )
     version: str = "1"
     variants: tuple[str, ...] = ("original",)
+    cutoffs: tuple[int, ...] = (1, 5)
 
     def fetch(self, *, mirror: PathLike = None, cache: PathLike = None) -> list[Path]:
         try:

@@ -1,4 +1,4 @@
-"""The known datasets: name -> source. A new source is one module plus one entry here."""
+"""The known datasets: name -> source. A new source is one module plus one register line here."""
 
 from __future__ import annotations
 
@@ -7,16 +7,17 @@ from harness.data.mind import MIND_LARGE, MIND_SMALL
 from harness.data.ml100k import ML_100K
 from harness.data.source import DataSource
 from harness.data.tfdcon_release import GOODREADS, MOVIELENS
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
+from harness.registry import Registry
 
-DATASETS: dict[str, DataSource] = {
-    source.name: source
-    for source in (MOVIELENS, GOODREADS, ML_100K, MIND_SMALL, MIND_LARGE, GOODREADS_UCSD)
-}
+DATASETS: Registry[DataSource] = Registry("dataset")
+for _source in (MOVIELENS, GOODREADS, ML_100K, MIND_SMALL, MIND_LARGE, GOODREADS_UCSD):
+    DATASETS.register(_source.name, _source)
 
 
 def get_source(name: str) -> DataSource:
+    """The source registered as `name`; an unknown name is a `DataError` listing the known."""
     try:
-        return DATASETS[name]
-    except KeyError:
-        raise DataError(f"unknown dataset {name!r}; known: {', '.join(sorted(DATASETS))}") from None
+        return DATASETS.get(name)
+    except ConfigError as exc:
+        raise DataError(str(exc)) from None

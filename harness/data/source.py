@@ -16,13 +16,16 @@ class DataSource(Protocol):
     """A named dataset: fetches its raw files and converts them into `Dataset`s.
 
     ``version`` changes whenever the conversion or the source files change, so a cached
-    conversion is never served for other inputs.
+    conversion is never served for other inputs. ``cutoffs`` are the K of the metrics
+    reported on it (``NDCG@K``, ``Recall@K``); `load_dataset` writes them into
+    ``Dataset.meta["cutoffs"]``, where `harness.metrics.report_metrics` reads them.
     """
 
     name: str
     description: str
     version: str
     variants: tuple[str, ...]
+    cutoffs: tuple[int, ...]
 
     def fetch(self, *, mirror: PathLike = None, cache: PathLike = None) -> list[Path]:
         """Bring the raw files into the cache (verified) and return their paths."""

@@ -63,6 +63,7 @@ class TfdconRelease:
     missing: tuple[str, ...] = ()
     variants: tuple[str, ...] = RELEASE_VARIANTS
     version: str = f"{RELEASE_COMMIT}-2"
+    cutoffs: tuple[int, ...] = (1, 5)  # the paper's K on MovieLens and Goodreads
 
     # ---- files ---------------------------------------------------------------------------
     def raw_paths(self) -> list[str]:

@@ -17,7 +17,7 @@ Layout (see ``configs/movielens.yaml`` for a commented example)::
       recommenders: [naml, nrms, fastformer]
       seeds: [0, 1, 2, 3, 4]        # or "0-4"
     metrics: null                   # default: the dataset's (harness.metrics.default_metrics)
-    training: {max_epochs: 10}      # recommenders.trainer.TrainSettings fields
+    training: {max_epochs: 10}      # the track's train settings (recommenders.settings.TrainSettings)
     llm: replay                     # condensers.llm spec: replay | local | openai:MODEL@URL
     tracking: {uri: null}           # default sqlite:///<results>/mlflow.db
     tuning: {condenser: tfdcon, budget: 47, space: {alpha: {low: 0, high: 2}}}
@@ -25,40 +25,29 @@ Layout (see ``configs/movielens.yaml`` for a commented example)::
 
 from __future__ import annotations
 
-import dataclasses
-import re
+import copy
 from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
-from harness.errors import CondbenchError, ConfigError
-
-_BUDGET_SHARE = re.compile(r"^\d+(\.\d+)?%$")
-_SEED_RANGE = re.compile(r"^\s*(\d+)\s*-\s*(\d+)\s*$")
-ALL_USERS = "all"
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from harness.budget import ALL_USERS, Budget
+from harness.errors import ConfigError
+from harness.seeds import Seeds
+from harness.tracks import DEFAULT_TRACK
+from harness.typed import Problem, key_path, problems_error, problems_of
+from harness.typed import Strict as _Strict  # frozen, extra="forbid": one validation style
+from recommenders.tracks import CONTENT, TRACKS
 
 
 def budget_label(value: int | str) -> str:
-    """The budget as records name it: ``"all"``, ``"47"`` (users) or ``"5%"`` (share)."""
-    if isinstance(value, bool):
-        raise ValueError("must be a number of users (e.g. 47), a share like '5%', or 'all'")
-    if isinstance(value, int):
-        if value < 1:
-            raise ValueError("must be at least 1 user")
-        return str(value)
-    if isinstance(value, str):
-        text = value.strip()
-        if text == ALL_USERS or _BUDGET_SHARE.match(text):
-            return text
-        if text.isdigit() and int(text) >= 1:
-            return str(int(text))
-    raise ValueError("must be a number of users (e.g. 47), a share like '5%', or 'all'")
+    """The budget as records name it: ``"all"``, ``"47"`` (users) or ``"5%"`` (share);
+    `harness.budget.Budget` parses it (a pydantic validator, so errors are ValueErrors)."""
+    try:
+        return Budget.parse(value).label
+    except ConfigError as exc:
+        raise ValueError(str(exc).removeprefix("budget: ")) from None
 
 
 class CondenserSpec(_Strict):
@@ -83,30 +72,11 @@ class CondenserSpec(_Strict):
         return self.label or self.name
 
 
-def _seed_list(value: Any) -> list[int]:
-    if isinstance(value, str):
-        match = _SEED_RANGE.match(value)
-        if not match:
-            raise ValueError("must be a list of integers or a range like '0-4'")
-        low, high = int(match.group(1)), int(match.group(2))
-        if high < low:
-            raise ValueError(f"range {value!r} is empty")
-        return list(range(low, high + 1))
-    if isinstance(value, int) and not isinstance(value, bool):
-        return [value]
-    return value
-
-
 class GridSpec(_Strict):
     datasets: list[str] = Field(min_length=1)
     condensers: list[CondenserSpec] = Field(min_length=1)
     recommenders: list[str] = Field(min_length=1)
-    seeds: list[int] = Field(min_length=1)
-
-    @field_validator("seeds", mode="before")
-    @classmethod
-    def _seeds(cls, value: Any) -> list[int]:
-        return _seed_list(value)
+    seeds: Seeds  # a list, a range "0-4" or "0,1,2" (harness.seeds)
 
     @model_validator(mode="after")
     def _unique_methods(self) -> GridSpec:
@@ -174,6 +144,7 @@ class TuningSpec(_Strict):
 class ExperimentConfig(_Strict):
     name: str = Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")
     description: str = ""
+    track: str = DEFAULT_TRACK  # the protocol (recommenders.tracks.TRACKS)
     grid: GridSpec
     metrics: list[str] | None = None
     training: dict[str, Any] = Field(default_factory=dict)
@@ -211,58 +182,84 @@ class ExperimentConfig(_Strict):
 
 # ---- loading --------------------------------------------------------------------------------
 
-_MESSAGES = {
-    "float_parsing": "must be a number",
-    "float_type": "must be a number",
-    "int_parsing": "must be an integer",
-    "int_type": "must be an integer",
-    "int_from_float": "must be an integer",
-    "bool_parsing": "must be true or false",
-    "bool_type": "must be true or false",
-    "string_type": "must be a string",
-    "list_type": "must be a list",
-    "dict_type": "must be a mapping",
-    "model_type": "must be a mapping",
-    "missing": "required key is missing",
-    "extra_forbidden": "unknown key",
-    "too_short": "must not be empty",
-}
-
-
-def key_path(loc: tuple[Any, ...]) -> str:
-    """('grid', 'condensers', 2, 'params', 'alpha') -> 'grid.condensers[2].params.alpha'."""
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out or "(top level)"
-
-
-def _describe(error: dict) -> str:
-    message = _MESSAGES.get(error["type"])
-    if message is None:
-        message = error["msg"].removeprefix("Value error, ")
-    return message
-
-
 def parse_config(
     data: Any, source: str = "<config>", base_dir: Path | None = None
 ) -> ExperimentConfig:
-    """Validate a config mapping; raise one `ConfigError` naming `source` and the key path."""
+    """Validate a config mapping; raise one `ConfigError` listing every problem, each as
+    ``source: key.path: message`` on its own line.
+
+    The schema's problems (types, unknown keys) and the registries' (unknown datasets,
+    recommenders, condensers; condenser params; training keys) are reported together: when the
+    schema fails, the registry checks still run on the config with the broken keys left out
+    (or defaulted), as long as that much validates.
+    """
     if not isinstance(data, dict):
         raise ConfigError(f"{source}: the config must be a mapping of keys to values")
+    problems: list[Problem] = []
+    broken: list[str] = []
     try:
-        config = ExperimentConfig.model_validate(data)
+        config: ExperimentConfig | None = ExperimentConfig.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = f"{key_path(first['loc'])}: " if first["loc"] else ""
-        raise ConfigError(f"{source}: {where}{_describe(first)}") from None
-    if base_dir is not None:
-        config = _resolve_dataset_paths(config, base_dir)
-    check_against_registries(config, source)
+        problems = problems_of(exc)
+        config, broken = _without_broken_keys(data, exc)
+    if config is not None:
+        if base_dir is not None:
+            config = _resolve_dataset_paths(config, base_dir)
+        problems += [
+            p for p in registry_problems(config) if not any(_under(p.path, b) for b in broken)
+        ]
+    if problems:
+        raise problems_error(source, problems)
+    assert config is not None
     return config
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path == prefix or path.startswith((f"{prefix}.", f"{prefix}["))
+
+
+# stand-ins for required keys left out by `_without_broken_keys`; whatever the registry checks
+# say about them is not reported (they sit under a broken key)
+_STAND_INS: dict[tuple[str, ...], Any] = {
+    ("name",): "_",
+    ("grid", "datasets"): ["_"],
+    ("grid", "condensers"): [{"name": "_"}],
+    ("grid", "recommenders"): ["_"],
+    ("grid", "seeds"): [0],
+}
+
+
+def _without_broken_keys(
+    data: dict, exc: ValidationError
+) -> tuple[ExperimentConfig | None, list[str]]:
+    """(the config with every key pydantic rejected left out or stood in for, when that
+    validates, else None; the key paths left out). A list with a bad item goes as a whole, so
+    the indices the registry checks report stay right. Lets the registry checks run beside
+    the schema's errors."""
+    data = copy.deepcopy(data)
+    left_out: list[str] = []
+    for error in exc.errors():
+        loc = list(error["loc"])
+        while loc and isinstance(loc[-1], int):  # a bad list item: the whole list goes
+            loc.pop()
+        if not loc:
+            return None, left_out
+        parent: Any = data
+        for part in loc[:-1]:
+            try:
+                parent = parent[part]
+            except (KeyError, IndexError, TypeError):
+                return None, left_out
+        if not isinstance(parent, dict):
+            return None, left_out
+        parent.pop(loc[-1], None)
+        if tuple(loc) in _STAND_INS:
+            parent[loc[-1]] = copy.deepcopy(_STAND_INS[tuple(loc)])
+        left_out.append(key_path(loc))
+    try:
+        return ExperimentConfig.model_validate(data), left_out
+    except ValidationError:
+        return None, left_out
 
 
 def load_config(path: str | Path) -> ExperimentConfig:
@@ -299,133 +296,127 @@ def _resolve_dataset_paths(config: ExperimentConfig, base_dir: Path) -> Experime
 
 
 def check_against_registries(config: ExperimentConfig, source: str) -> None:
-    """Unknown condensers, recommenders, datasets and training keys fail here, before any work."""
-    _check_datasets(config, source)
-    _check_recommenders(config, source)
-    _check_condensers(config, source)
-    training_settings(config.training, source)
+    """Unknown condensers, recommenders, datasets and training keys fail here, before any work
+    (one `ConfigError` listing them all)."""
+    problems = registry_problems(config)
+    if problems:
+        raise problems_error(source, problems)
 
 
-def _check_datasets(config: ExperimentConfig, source: str) -> None:
+def registry_problems(config: ExperimentConfig) -> list[Problem]:
+    """Every problem of `config` against the registries: datasets, recommenders, condensers and
+    their params, the tuned space, the training keys."""
+    problems: list[Problem] = []
+    _check_datasets(config, problems)
+    _check_recommenders(config, problems)
+    _check_condensers(config, problems)
+    if config.track in TRACKS:
+        problems += typed_problems(TRACKS.get(config.track).settings, config.training, "training")
+    return problems
+
+
+def _check_datasets(config: ExperimentConfig, problems: list[Problem]) -> None:
     from harness.data import DATASETS
 
     for index, reference in enumerate(config.grid.datasets):
-        where = f"{source}: grid.datasets[{index}]"
+        where = f"grid.datasets[{index}]"
         if is_dataset_folder(reference):
             if not (Path(reference) / "manifest.json").is_file():
-                raise ConfigError(
-                    f"{where}: {reference} is not a dataset folder (no manifest.json)"
+                problems.append(
+                    Problem(where, f"{reference} is not a dataset folder (no manifest.json)")
                 )
         elif reference not in DATASETS:
-            raise ConfigError(
-                f"{where}: unknown dataset {reference!r}; known: {', '.join(sorted(DATASETS))}"
+            problems.append(
+                Problem(
+                    where, f"unknown dataset {reference!r}; known: {', '.join(DATASETS.names())}"
+                )
             )
 
 
-def _check_recommenders(config: ExperimentConfig, source: str) -> None:
-    import recommenders
-
-    known = recommenders.names()
+def _check_recommenders(config: ExperimentConfig, problems: list[Problem]) -> None:
+    if config.track not in TRACKS:
+        problems.append(
+            Problem("track", f"unknown track {config.track!r}; known: {', '.join(TRACKS.names())}")
+        )
+        return
+    learners = TRACKS.get(config.track).learners
     named = [(f"grid.recommenders[{i}]", name) for i, name in enumerate(config.grid.recommenders)]
-    named.append(("user_embeddings.recommender", config.user_embeddings.recommender))
     if config.tuning is not None and config.tuning.recommender is not None:
         named.append(("tuning.recommender", config.tuning.recommender))
-    for key, name in named:
-        if name not in known:
-            raise ConfigError(
-                f"{source}: {key}: unknown recommender {name!r}; known: {', '.join(known)}"
-            )
+    # TF-DCon's user embeddings come from a content learner whatever the grid's track
+    checks = [(key, name, learners) for key, name in named]
+    checks.append(
+        ("user_embeddings.recommender", config.user_embeddings.recommender, CONTENT.learners)
+    )
+    for key, name, registry in checks:
+        known = registry.names()
+        if name not in registry:
+            problems.append(Problem(key, f"unknown recommender {name!r}; known: {', '.join(known)}"))
 
 
-def _check_condensers(config: ExperimentConfig, source: str) -> None:
+def _check_condensers(config: ExperimentConfig, problems: list[Problem]) -> None:
     from condensers import registry
 
     for index, spec in enumerate(config.grid.condensers):
-        where = f"{source}: grid.condensers[{index}]"
+        where = f"grid.condensers[{index}]"
         try:
             condenser_cls = registry.get(spec.name)
-        except Exception as exc:
-            raise ConfigError(f"{where}.name: {exc}") from None
-        condenser_params(condenser_cls, spec.params, f"{where}.params")
+        except ConfigError as exc:
+            problems.append(Problem(f"{where}.name", str(exc)))
+            continue
+        problems += typed_problems(condenser_cls.Params, spec.params, f"{where}.params")
         if config.tuning is not None and config.tuning.condenser == spec.method:
-            _check_tuned_params(condenser_cls, config.tuning.space, f"{source}: tuning.space")
+            known = sorted(condenser_cls.Params.model_fields)
+            for name in config.tuning.space:
+                if name not in known:
+                    problems.append(
+                        Problem(
+                            f"tuning.space.{name}",
+                            f"not a parameter of {condenser_cls.__name__} "
+                            f"(known: {', '.join(known) or 'none'})",
+                        )
+                    )
     if config.tuning is not None and config.tuning.dataset is not None:
         if config.tuning.dataset not in config.grid.datasets:
-            raise ConfigError(
-                f"{source}: tuning.dataset: {config.tuning.dataset!r} is none of grid.datasets"
+            problems.append(
+                Problem("tuning.dataset", f"{config.tuning.dataset!r} is none of grid.datasets")
             )
 
 
-def _check_tuned_params(condenser_cls: type, space: dict[str, ParamRange], where: str) -> None:
-    params_type = getattr(condenser_cls, "Params", None)
-    known = (
-        [f.name for f in dataclasses.fields(params_type)]
-        if dataclasses.is_dataclass(params_type)
-        else []
-    )
-    for name in space:
-        if name not in known:
-            raise ConfigError(
-                f"{where}.{name}: not a parameter of {condenser_cls.__name__} (known: {', '.join(known) or 'none'})"
-            )
+def typed_problems(kind: type[_Strict], values: dict[str, Any], where: str) -> list[Problem]:
+    """Every problem of building the model `kind` from `values`, paths under `where`."""
+    try:
+        kind.model_validate(values)
+    except ValidationError as exc:
+        return problems_of(exc, kind, prefix=where)
+    return []
+
+
+def build_typed(kind: type[_Strict], values: dict[str, Any], where: str) -> Any:
+    """The pydantic model `kind` from `values`; one `ConfigError` lists every problem, each
+    as ``where.key: message``."""
+    try:
+        return kind.model_validate(values)
+    except ValidationError as exc:
+        lines = [
+            f"{where}.{p.path}: {p.message}" if p.path else f"{where}: {p.message}"
+            for p in problems_of(exc, kind)
+        ]
+        if len(lines) > 1:
+            lines.insert(0, f"{where}: {len(lines)} problems")
+        raise ConfigError("\n".join(lines)) from None
 
 
 def condenser_params(condenser_cls: type, params: dict[str, Any], where: str) -> Any:
-    """Build the condenser's typed params (its `Params` dataclass or model) from a mapping."""
-    params_type = getattr(condenser_cls, "Params", None) or getattr(
-        condenser_cls, "params_type", None
-    )
-    if params_type is None:
-        if params:
-            raise ConfigError(
-                f"{where}: {condenser_cls.__name__} takes no params, got {sorted(params)}"
-            )
-        return None
-    return build_typed(params_type, params, where)
+    """The condenser's typed params (its `Params` model) from a mapping."""
+    return build_typed(condenser_cls.Params, params, where)
 
 
-def build_typed(kind: type, values: dict[str, Any], where: str) -> Any:
-    """Construct a dataclass or pydantic model from `values`; errors name `where`.key."""
-    if isinstance(kind, type) and issubclass(kind, BaseModel):
-        try:
-            return kind.model_validate(values)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            raise ConfigError(f"{where}.{key_path(first['loc'])}: {_describe(first)}") from None
-    if dataclasses.is_dataclass(kind):
-        fields = {f.name: f for f in dataclasses.fields(kind)}
-        for key, value in values.items():
-            if key not in fields:
-                raise ConfigError(f"{where}.{key}: unknown key; known: {', '.join(fields)}")
-            _check_field_type(fields[key], value, f"{where}.{key}")
-        try:
-            return kind(**values)
-        except (TypeError, ValueError, CondbenchError) as exc:
-            raise ConfigError(f"{where}: {exc}") from None
-    return kind(**values)
-
-
-def _check_field_type(field: dataclasses.Field, value: Any, where: str) -> None:
-    """The common scalar annotations of a dataclass field, checked with a readable message."""
-    annotation = str(field.type)
-    if value is None and "None" in annotation:
-        return
-    base = annotation.split("|")[0].strip()
-    if base == "float" and (isinstance(value, bool) or not isinstance(value, int | float)):
-        raise ConfigError(f"{where}: must be a number")
-    if base == "int" and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{where}: must be an integer")
-    if base == "bool" and not isinstance(value, bool):
-        raise ConfigError(f"{where}: must be true or false")
-    if base == "str" and not isinstance(value, str):
-        raise ConfigError(f"{where}: must be a string")
-
-
-def training_settings(values: dict[str, Any], source: str = "<config>") -> Any:
-    """`recommenders.trainer.TrainSettings` from the config's `training` mapping."""
-    from recommenders.trainer import TrainSettings
-
-    return build_typed(TrainSettings, values, f"{source}: training")
+def training_settings(
+    values: dict[str, Any], source: str = "<config>", track: str = DEFAULT_TRACK
+) -> Any:
+    """The track's typed train settings (content: `TrainSettings`) from the `training` mapping."""
+    return build_typed(TRACKS.get(track).settings, values, f"{source}: training")
 
 
 def with_condensers(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import importlib.metadata
 import os
 import platform
@@ -28,6 +27,8 @@ RECORDED_PACKAGES = (
 )
 REPO_ROOT = Path(__file__).resolve().parents[1]
 GIT_SHA_ENV = "CONDBENCH_GIT_SHA"  # set by the container runner: the image has no git checkout
+IMAGE_DIGEST_ENV = "CONDBENCH_IMAGE_DIGEST"  # set by the container runner: the image's digest
+HOST_DIGEST = "host"  # the image digest of a run outside the container
 
 
 def git_sha(repo: Path = REPO_ROOT) -> str:
@@ -71,23 +72,31 @@ def package_versions(names: tuple[str, ...] = RECORDED_PACKAGES) -> dict[str, st
 
 def device_name() -> str:
     """``cuda:<GPU name>`` when torch sees a GPU, else ``cpu``."""
-    try:
-        import torch
-    except ImportError:
-        return "cpu"
+    import torch  # lazy: torch takes seconds to import, and only a run needs it
+
     if torch.cuda.is_available():
         return f"cuda:{torch.cuda.get_device_name(0)}"
     return "cpu"
 
 
+def cpu_name() -> str:
+    """``<CPU model> / <torch CPU capability>``, e.g. ``Intel(R) Xeon(R) Processor / AVX512``."""
+    import torch  # lazy: as in device_name
+
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text(encoding="utf-8").splitlines():
+            if line.startswith("model name"):
+                model = line.partition(":")[2].strip()
+                break
+    except OSError:
+        pass
+    return f"{model} / {torch.backends.cpu.get_cpu_capability()}"
+
+
 def image_digest() -> str:
     """The container image digest when running inside the fixed image, else ``host``."""
-    try:
-        container = importlib.import_module("harness.cli.container")
-    except ModuleNotFoundError:
-        return "host"
-    current = getattr(container, "current_image_digest", None)
-    return str(current()) if current is not None else "host"
+    return os.environ.get(IMAGE_DIGEST_ENV) or HOST_DIGEST
 
 
 def command_line(argv: list[str] | None = None) -> str:
@@ -105,5 +114,6 @@ def environment() -> Environment:
         python=platform.python_version(),
         platform=platform.platform(),
         device=device_name(),
+        cpu=cpu_name(),
         packages=package_versions(),
     )

@@ -28,17 +28,19 @@ from typing import Any
 
 import numpy as np
 
+from harness.budget import Budget
 from harness.dataset import Dataset
 from harness.errors import ConfigError, unknown_field
 from harness.hashing import content_key
+from harness.metrics import is_metric_name
 from harness.run.config import (
-    ALL_USERS,
     ExperimentConfig,
     condenser_params,
     is_dataset_folder,
     training_settings,
 )
 from harness.run.tracking import FAILED, CellRun, Tracker
+from harness.tracks import Track
 from leaderboard.record import (
     DatasetInfo,
     LLMInfo,
@@ -50,6 +52,7 @@ from leaderboard.record import (
     record_path,
     write_record,
 )
+from recommenders.tracks import TRACKS
 
 CONDENSED_FOLDER = "condensed"
 CONDENSED_KEY_VERSION = 1
@@ -203,22 +206,24 @@ class GridRunner:
                 self._datasets[reference] = load_dataset(
                     reference, mirror=self.mirror, cache=self.cache
                 )
+            self.track.check_dataset(self._datasets[reference])
         return self._datasets[reference]
 
+    @property
+    def track(self) -> Track:
+        """The protocol every cell of this config runs under."""
+        return TRACKS.get(self.config.track)
+
     def settings(self) -> Any:
-        return training_settings(self.config.training, "training")
+        return training_settings(self.config.training, "training", self.config.track)
 
     def metric_names(self, dataset: Dataset) -> list[str]:
-        from harness.metrics import report_metrics
-
-        return list(self.config.metrics or report_metrics(dataset.name))
+        return list(self.config.metrics or self.track.metrics(dataset))
 
     def reference(self, dataset: Dataset) -> dict:
         """chance and popularity on the original test split (computed once per dataset)."""
         if dataset.name not in self._references:
-            from harness.reference import reference_metrics
-
-            self._references[dataset.name] = reference_metrics(
+            self._references[dataset.name] = self.track.reference(
                 dataset, self.metric_names(dataset), "test"
             )
         return self._references[dataset.name]
@@ -226,24 +231,21 @@ class GridRunner:
     def sizes(self, train_set: Dataset, original: Dataset) -> SizeInfo | None:
         """Canonical sizes of the train set and its ratios to Original's (computed once)."""
         if original.name not in self._original_sizes:
-            self._original_sizes[original.name] = canonical_size_report(original)
+            self._original_sizes[original.name] = self.track.sizes(original)
         full = self._original_sizes[original.name]
-        return None if full is None else size_info(canonical_size_report(train_set), full)
+        return SizeInfo(**self.track.ratio(self.track.sizes(train_set), full))
 
     # ---- condensation (cached) ------------------------------------------------------------
     def condensed(self, cell: Cell, original: Dataset) -> tuple[Dataset, dict]:
         """The cell's train set and how it was made (seconds, LLM, params), built at most once."""
         from condensers import registry
-        from condensers.base import Budget
         from condensers.context import CondenseContext
         from harness.paths import cache_root
 
         condenser_cls = registry.get(cell.condenser)
         params = condenser_params(condenser_cls, cell.params, f"condenser {cell.method!r} params")
         condenser = condenser_cls(params)
-        params_dict = (
-            dataclasses.asdict(params) if dataclasses.is_dataclass(params) else dict(cell.params)
-        )
+        params_dict = params.model_dump()  # the same dict the dataclass params gave: keys match
         embeddings = self.config.user_embeddings
         key_payload = {
             "version": CONDENSED_KEY_VERSION,
@@ -271,7 +273,7 @@ class GridRunner:
             train_settings=self.settings(),
             progress=self.progress,
         )
-        budget = Budget(share=1.0) if cell.budget == ALL_USERS else Budget.parse(cell.budget)
+        budget = Budget.parse(cell.budget)
         started = time.perf_counter()
         dataset = condenser.condense(original, budget, np.random.default_rng(cell.seed), context)
         seconds = time.perf_counter() - started
@@ -299,13 +301,10 @@ class GridRunner:
         splits: tuple[str, ...] = ("dev", "test"),
         on_epoch: Callable[[int, dict], None] | None = None,
     ) -> CellResult:
-        from recommenders.evaluator import evaluate
-        from recommenders.trainer import train_model
-
         negatives_from = (
             original if train_set.meta.get("negatives_from") == "original" else train_set
         )
-        trained = train_model(
+        trained = self.track.train(
             train_set,
             cell.recommender,
             cell.seed,
@@ -316,7 +315,7 @@ class GridRunner:
             on_epoch=on_epoch,
         )
         names = self.metric_names(original)
-        results = {split: evaluate(trained, original, split, names) for split in splits}
+        results = {split: self.track.evaluate(trained, original, split, names) for split in splits}
         final = results.get("test") or results[splits[-1]]
         timings = Timings(
             train_s=float(trained.wall_seconds),
@@ -338,7 +337,7 @@ class GridRunner:
     ) -> ResultRecord:
         """Condense (cached), train, evaluate, track, and write the record (unless `write` is False)."""
         original = self.original(cell.dataset)
-        run = self.tracker.start(cell.key, run_name=cell.key, tags=_cell_tags(cell))
+        run = self.tracker.start(cell.key, run_name=cell.key, tags={**_cell_tags(cell), "track": self.track.name})
         try:
             train_set, made = self.condensed(cell, original)
             run.log_params(self._params(cell, made))
@@ -347,7 +346,7 @@ class GridRunner:
                 numbers = {
                     k: v for k, v in values.items() if k != "epoch" and isinstance(v, int | float)
                 }
-                metrics = {k: v for k, v in numbers.items() if "@" in k or k in ("AUC", "MRR")}
+                metrics = {k: v for k, v in numbers.items() if is_metric_name(k)}
                 run.log_metrics("dev", metrics, step=epoch)
                 run.log_metrics(
                     "epoch", {k: v for k, v in numbers.items() if k not in metrics}, step=epoch
@@ -379,6 +378,7 @@ class GridRunner:
         train = train_set.split("train")
         llm = made.get("llm")
         return ResultRecord(
+            track=self.track.name,
             created=datetime.now(UTC).isoformat(timespec="seconds"),
             dataset=DatasetInfo(
                 name=original.name,
@@ -454,31 +454,9 @@ def cell_config(cell: Cell, config: ExperimentConfig) -> dict[str, Any]:
     """Everything `condbench verify` needs to run the cell again."""
     return {
         "experiment": config.name,
+        "track": config.track,
         "cell": cell.to_dict(),
         "training": dict(config.training),
         "metrics": config.metrics,
         "user_embeddings": config.user_embeddings.model_dump(),
     }
-
-
-def canonical_size_report(dataset: Dataset) -> Any:
-    """`harness.sizes.canonical_sizes` (None while that module is missing)."""
-    try:
-        from harness.sizes import canonical_sizes
-    except ModuleNotFoundError:
-        return None
-    return canonical_sizes(dataset)
-
-
-def size_info(condensed: Any, full: Any) -> SizeInfo:
-    from harness.sizes import size_ratio
-
-    ratios = size_ratio(condensed, full)
-    return SizeInfo(
-        item_kb=condensed.item_kb,
-        user_kb=condensed.user_kb,
-        overall_kb=condensed.overall_kb,
-        ratio_item=ratios["ratio_item"],
-        ratio_user=ratios["ratio_user"],
-        ratio_overall=ratios["ratio_overall"],
-    )

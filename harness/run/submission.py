@@ -14,11 +14,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tqdm import tqdm
-
 from harness.errors import CondbenchError, ConfigError
-from leaderboard.record import MethodInfo, ResultRecord, record_path, write_record
+from harness.progress import progress as progress_iter
+from leaderboard.record import (
+    TUNED_SUFFIX,
+    MethodInfo,
+    ResultRecord,
+    read_record,
+    record_path,
+    write_record,
+)
+from leaderboard.submission.names import check_method_name
 from leaderboard.submission.pipeline import ValidatedSubmission
+from leaderboard.submission.rejection import SubmissionRejected
 
 SUBMISSION_CONDENSER = "submission"
 
@@ -49,6 +57,22 @@ def _method_info(entry: ValidatedSubmission) -> MethodInfo:
     )
 
 
+def _check_name_is_free(name: str, method: MethodInfo, config, dataset_dir: Path) -> None:
+    """Refuse a name (or look-alike) of a grid cell of the config, its tuned label, or another
+    entry already in the results; the same entry re-run (same method info) resumes."""
+    labels = {spec.method for spec in config.grid.condensers}
+    entries = set()
+    if dataset_dir.is_dir():
+        entries = {p.name for p in dataset_dir.iterdir() if p.is_dir()}
+    check_method_name(name, taken=labels | {m + TUNED_SUFFIX for m in labels} | (entries - {name}))
+    for path in sorted((dataset_dir / name).rglob("seed=*.json")):
+        if read_record(path).method != method:
+            raise SubmissionRejected(
+                f"method {name!r}: the results already hold another entry of that name "
+                f"({path}); choose another name, or give the same version, authors and params"
+            )
+
+
 def evaluate_submission(
     entry: ValidatedSubmission,
     *,
@@ -76,6 +100,7 @@ def evaluate_submission(
     )
     original = runner.original(manifest.dataset)
     method = _method_info(entry)
+    _check_name_is_free(manifest.method, method, config, Path(results_dir) / original.name)
     cells = [
         Cell(
             dataset=manifest.dataset,
@@ -90,7 +115,7 @@ def evaluate_submission(
         for seed in config.grid.seeds
     ]
     written = []
-    for cell in tqdm(cells, desc="evaluating submission", unit="cell", disable=not progress):
+    for cell in progress_iter(cells, desc="evaluating submission", unit="cell", enabled=progress):
         path = record_path(
             results_dir, original.name, cell.method, cell.budget, cell.recommender, cell.seed
         )

@@ -32,9 +32,8 @@ from harness.hashing import content_key
 from harness.paths import atomic_write_text, cache_root
 from harness.run.config import ExperimentConfig, ParamRange
 from harness.run.runner import Cell, GridRunner
-from leaderboard.record import ResultRecord, Tuning
+from leaderboard.record import TUNED_SUFFIX, ResultRecord, Tuning
 
-TUNED_SUFFIX = "-tuned"
 REFERENCE_FOLDER = "tuning"
 HEARTBEAT_S = 10  # a RUNNING trial without a heartbeat for GRACE_S is failed (a killed worker)
 GRACE_S = 60
@@ -109,12 +108,10 @@ class Tuner:
 
     # ---- dev Quality ----------------------------------------------------------------------
     def quality_metrics(self) -> list[str]:
-        from harness.metrics import default_metrics
-
+        track = self.runner.track
         original = self.runner.original(self.base_cell().dataset)
         names = self.runner.metric_names(original)
-        wanted = [m for m in names if "@" in m] or default_metrics(original.name)
-        return wanted
+        return track.quality_metrics(names) or track.quality_metrics(track.metrics(original))
 
     def original_dev_metrics(self) -> dict[str, float]:
         """Dev metrics of the recommender trained on Original (same seed), cached on disk."""

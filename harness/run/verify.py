@@ -5,15 +5,23 @@ recommender, seed, LLM spec, training settings, metrics). The cell is run again 
 scratch (condensation included: the condensed-set cache is not read; the dataset, LLM and
 embedding caches are, as they are keyed by content), nothing is tracked or written, and
 every test and dev metric that moved by more than the tolerance is reported.
+
+Float results of CPU training depend on the instruction set torch's kernels use (AVX2 and
+AVX-512 round differently), so a record is reproducible bit for bit on the CPU kind it names
+(`Environment.cpu`); on another kind its metrics move by a few thousandths. The report says
+when the CPU differs. ``rewrite=True`` re-records: each fresh record replaces its file (same
+path, command and tuning), for a deliberate re-commit whose reason goes in the commit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from harness.errors import DataError
+from harness.paths import atomic_write_text
 from harness.run.config import ExperimentConfig, parse_config
+from harness.run.provenance import cpu_name
 from harness.run.runner import Cell, GridRunner
 from leaderboard.record import ResultRecord, read_record
 
@@ -63,6 +71,7 @@ def config_of(record: ResultRecord, source: str) -> tuple[ExperimentConfig, Cell
     cell = Cell.from_dict(dict(stored["cell"]))
     data = {
         "name": stored.get("experiment", "verify"),
+        "track": record.track,
         "grid": {
             "datasets": [cell.dataset],
             "condensers": [
@@ -106,6 +115,9 @@ class VerifyReport:
     checked: list[str]
     differences: list[Difference]
     tolerance: float
+    cpu: str = ""  # this machine's
+    other_cpus: dict[str, str] = field(default_factory=dict)  # record -> its CPU, where other
+    rewritten: list[str] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
@@ -117,6 +129,9 @@ class VerifyReport:
             "tolerance": self.tolerance,
             "checked": self.checked,
             "differences": [d.__dict__ for d in self.differences],
+            "cpu": self.cpu,
+            "records_from_other_cpus": self.other_cpus,
+            "rewritten": self.rewritten,
         }
 
 
@@ -127,11 +142,13 @@ def verify_records(
     cache: Path | None = None,
     mirror: Path | None = None,
     progress: bool = True,
+    rewrite: bool = False,
 ) -> VerifyReport:
     files = record_files(paths)
     records = [(str(path), read_record(path)) for path in files]  # all readable before any work
     configs = [(name, record, *config_of(record, name)) for name, record in records]
     differences: list[Difference] = []
+    rewritten: list[str] = []
     for name, record, config, cell in configs:
         runner = GridRunner(
             config=config,
@@ -143,6 +160,20 @@ def verify_records(
         )
         fresh = runner.run_cell(cell, tuning=record.tuning, write=False)
         differences.extend(compare(name, record, fresh, tolerance))
+        if rewrite:
+            fresh = fresh.model_copy(update={"command": record.command})
+            atomic_write_text(Path(name), fresh.model_dump_json(indent=2) + "\n")
+            rewritten.append(name)
+    here = cpu_name()
     return VerifyReport(
-        checked=[name for name, _ in records], differences=differences, tolerance=tolerance
+        checked=[name for name, _ in records],
+        differences=differences,
+        tolerance=tolerance,
+        cpu=here,
+        other_cpus={
+            name: record.environment.cpu or "not recorded"
+            for name, record in records
+            if record.environment.cpu != here
+        },
+        rewritten=rewritten,
     )

@@ -8,10 +8,15 @@ Rules (docs/submitting.md explains them to submitters):
 - labels are 0 or 1 and the train set holds at least one positive;
 - no dev/test leakage: a train row may not equal a (user, item) pair of the original dev or
   test split, and a train user is either a train user of the original or a new (synthetic)
-  id that the original never uses; an original dev/test-only user is refused;
+  id that the original never uses; an original dev/test-only user is refused; a new user whose
+  history holds >= 60% of a dev/test user's history items may not have train positives that
+  cover > 50% of that user's held-out positives and are > 20% of its own positives (unless an
+  original train user with such a history already covers as many): `FRESH_USER_*` below;
 - histories are fixed: a submitted history for a user of the original must equal the
   original one (the user encoder of dev/test users reads them); a new user needs one;
-- budget: at most `budget` train users (or that percentage of the original's train users).
+- budget: at most `budget` train users (or that share of the original's train users, rounded
+  by `harness.budget.share_users` as the condensers round); a budget above the original's
+  train users (a larger count, a share above 100%) is refused.
 
 The result is the Dataset that gets evaluated: the original with its train split (and
 items, and the histories of new users) replaced; dev and test stay the original ones.
@@ -20,13 +25,13 @@ items, and the histories of new users) replaced; dev and test stay the original 
 from __future__ import annotations
 
 import dataclasses
-import math
 
 import numpy as np
 import pandas as pd
 
+from harness.budget import Budget
 from harness.dataset import Dataset
-from harness.errors import DataError
+from harness.errors import ConfigError, DataError
 from leaderboard.submission.condensed import CondensedTables
 from leaderboard.submission.rejection import SubmissionRejected
 
@@ -80,6 +85,105 @@ def _check_leakage(tables: CondensedTables, original: Dataset) -> None:
             file=label,
             where=f"row {row}",
         )
+
+
+# A new (synthetic) user id "stands for" a dev/test user when its history holds at least
+# FRESH_USER_HISTORY_MATCH of that user's history items. It reproduces that user's held-out
+# (dev + test) positives when its train positives cover more than FRESH_USER_LEAK_OVERLAP of
+# them AND those make up more than FRESH_USER_LEAK_OF_OWN of its own positives (a user merged
+# from several train users holds many other positives), and more of them than any original
+# train user with such a history covers (that much is in the original train set already).
+# docs/submitting.md states the numbers; tuned on MovieLens: random and merged fresh-id sets
+# pass, copies of test users (exact, history cut by 2 of 5 items, padded with their own train
+# positives) are refused.
+FRESH_USER_HISTORY_MATCH = 0.6
+FRESH_USER_LEAK_OVERLAP = 0.5
+FRESH_USER_LEAK_OF_OWN = 0.2
+
+
+def _item_rows(users: pd.Series, lists: pd.Series) -> pd.DataFrame:
+    """(user_id, item_id) rows, one per distinct item of each user's list."""
+    rows = pd.DataFrame({"user_id": users.to_numpy(), "item_id": lists.to_numpy()})
+    rows = rows.explode("item_id").dropna()
+    return rows.astype({"item_id": np.int64}).drop_duplicates(ignore_index=True)
+
+
+def _history_matches(users_history: pd.DataFrame, target_history: pd.DataFrame) -> pd.DataFrame:
+    """Pairs (user_id, target) where the user's history holds >= FRESH_USER_HISTORY_MATCH of
+    the target's history items."""
+    target = target_history.rename(columns={"user_id": "target"})
+    size = target.groupby("target").size().rename("size")
+    shared = users_history.merge(target, on="item_id").groupby(["user_id", "target"]).size()
+    shared = shared.rename("shared").reset_index().join(size, on="target")
+    enough = shared["shared"] >= FRESH_USER_HISTORY_MATCH * shared["size"] - 1e-9
+    return shared.loc[enough, ["user_id", "target"]]
+
+
+def _coverage(pairs: pd.DataFrame, positives: pd.DataFrame, held_out: pd.DataFrame) -> pd.DataFrame:
+    """For each (user_id, target): how many of target's held-out positives are user's positives."""
+    hits = pairs.merge(positives, on="user_id").merge(
+        held_out.rename(columns={"user_id": "target"}), on=["target", "item_id"]
+    )
+    return hits.groupby(["user_id", "target"]).size().rename("hits").reset_index()
+
+
+def _check_fresh_user_leakage(
+    tables: CondensedTables, original: Dataset, new_histories: pd.DataFrame | None
+) -> None:
+    """Refuse a new user whose history stands for a dev/test user and whose train positives
+    reproduce that user's held-out positives (the pair check above sees only original ids)."""
+    if new_histories is None or new_histories.empty:
+        return
+    inter = original.interactions
+    held_out = inter.loc[inter["split"] != "train"]
+    held_out = held_out.loc[held_out["label"] == 1, ["user_id", "item_id"]]
+    held_out = held_out.drop_duplicates(ignore_index=True)
+    held_size = held_out.groupby("user_id").size()
+    hist = original.histories
+    hist = hist[hist["user_id"].isin(held_size.index)]
+    target_history = _item_rows(hist["user_id"], hist["history"])
+    new_history = _item_rows(new_histories["user_id"], new_histories["history"])
+    train = tables.train
+    new_positives = train.loc[
+        (train["label"] == 1) & train["user_id"].isin(set(new_histories["user_id"].tolist())),
+        ["user_id", "item_id"],
+    ].drop_duplicates(ignore_index=True)
+    found = _coverage(_history_matches(new_history, target_history), new_positives, held_out)
+    found["share"] = found["hits"] / held_size.loc[found["target"]].to_numpy()
+    own = new_positives.groupby("user_id").size()
+    found["of_own"] = found["hits"] / own.loc[found["user_id"]].to_numpy()
+    found = found[
+        (found["share"] > FRESH_USER_LEAK_OVERLAP) & (found["of_own"] > FRESH_USER_LEAK_OF_OWN)
+    ]
+    if found.empty:
+        return
+    # what the original train set already shows: its train users with a matching history
+    targets = set(found["target"].tolist())
+    train_rows = inter[(inter["split"] == "train") & (inter["label"] == 1)]
+    original_positives = train_rows[["user_id", "item_id"]].drop_duplicates(ignore_index=True)
+    original_history = _item_rows(original.histories["user_id"], original.histories["history"])
+    original_history = original_history[
+        original_history["user_id"].isin(set(original_positives["user_id"].tolist()))
+    ]
+    pairs = _history_matches(
+        original_history, target_history[target_history["user_id"].isin(targets)]
+    )
+    pairs = pairs[pairs["user_id"] != pairs["target"]]
+    baseline = _coverage(pairs, original_positives, held_out).groupby("target")["hits"].max()
+    found = found[found["hits"] > baseline.reindex(found["target"]).fillna(0).to_numpy()]
+    if found.empty:
+        return
+    first = found.sort_values(["user_id", "target"]).iloc[0]
+    user, target, hits = int(first["user_id"]), int(first["target"]), int(first["hits"])
+    raise SubmissionRejected(
+        f"user {user} is new but carries the history of dev/test user {target} "
+        f"(at least {FRESH_USER_HISTORY_MATCH:.0%} of its items) and its train positives hold "
+        f"{hits} of that user's {int(held_size.loc[target])} held-out positives "
+        f"({first['share']:.0%}, over the {FRESH_USER_LEAK_OVERLAP:.0%} allowed), and they are "
+        f"{first['of_own']:.0%} of its own positives (over {FRESH_USER_LEAK_OF_OWN:.0%}): "
+        "test leakage under a fresh user id",
+        file=f"{tables.source}:train",
+    )
 
 
 def _new_histories(
@@ -161,11 +265,14 @@ def _checked_items(
 
 
 def budget_users(budget: str, original: Dataset) -> int:
-    """The most train users a set at `budget` may hold."""
-    if budget.endswith("%"):
-        train_users = original.split("train")["user_id"].nunique()
-        return math.ceil(float(budget[:-1]) / 100 * train_users)
-    return int(budget)
+    """The most train users a set at `budget` may hold: `Budget.limit`, the rounding rule the
+    condensers use (a share rounds to nearest, as Random keeps); a budget above the original's
+    train users is refused."""
+    train_users = int(original.split("train")["user_id"].nunique())
+    try:
+        return Budget.parse(budget).limit(train_users)
+    except ConfigError as exc:
+        raise SubmissionRejected(str(exc), file="manifest") from None
 
 
 def _check_budget(tables: CondensedTables, original: Dataset, budget: str) -> None:
@@ -192,6 +299,7 @@ def check_condensed(
     _check_train(tables, original, known_items)
     _check_leakage(tables, original)
     histories = _new_histories(tables, original, known_items)
+    _check_fresh_user_leakage(tables, original, histories)
     items = _checked_items(tables, original, known_items)
     _check_budget(tables, original, budget)
     condensed = original.with_train(

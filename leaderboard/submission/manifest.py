@@ -15,10 +15,12 @@ from urllib.parse import urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from harness.budget import Budget
+from harness.errors import ConfigError
+from leaderboard.submission.names import check_method_name
 from leaderboard.submission.rejection import SubmissionRejected
 
 MANIFEST_NAMES = ("manifest.json", "manifest.yaml", "manifest.yml")
-RESERVED_METHODS = frozenset({"original", "random", "majority", "tfdcon"})
 _BUDGET = re.compile(r"^(\d+|\d+(\.\d+)?%)$")
 
 
@@ -48,14 +50,20 @@ class SubmissionManifest(BaseModel):
             value = str(value)
         if isinstance(value, str) and not _BUDGET.match(value.strip()):
             raise ValueError("must be a number of users (e.g. 47) or a percentage (e.g. 5%)")
+        if isinstance(value, str):
+            try:  # the one Budget: refuses 0 users and shares above 100%
+                Budget.parse(value)
+            except ConfigError as exc:
+                raise ValueError(str(exc).removeprefix("budget: ")) from None
         return value.strip() if isinstance(value, str) else value
 
     @field_validator("method")
     @classmethod
     def _not_reserved(cls, value: str) -> str:
-        if value.strip().lower() in RESERVED_METHODS:
-            raise ValueError(f"{value!r} is a built-in method name; choose another")
-        return value
+        try:  # reserved names, look-alikes, names that are not their own record folder
+            return check_method_name(value)
+        except SubmissionRejected as exc:
+            raise ValueError(exc.reason) from None
 
     @field_validator("paper_url")
     @classmethod

@@ -72,9 +72,9 @@ class HandmadeInterests:
     def __init__(self) -> None:
         self.asked: list[str] = []
 
-    def interests(self, key: str, titles: list[str]) -> list[str]:
-        self.asked.append(key)
-        return INTERESTS[int(key.rsplit("/", 1)[1])]
+    def interests_many(self, requests: dict, *, progress: bool = True) -> dict:
+        self.asked.extend(requests)
+        return {key: INTERESTS[int(key.rsplit("/", 1)[1])] for key in requests}
 
     def stats(self) -> dict:
         return {"requests": len(self.asked)}

@@ -1,57 +1,13 @@
-"""A tiny real dataset (saved with Dataset.save) and configs that grid over it in seconds."""
+"""Configs that grid over the tiny dataset (`factories.tiny_dataset`) in seconds."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import pandas as pd
 import yaml
+from factories import TINY_ITEMS, TINY_USERS, tiny_dataset
 
-from harness.dataset import Dataset
-
-TINY_USERS = 24
-TINY_ITEMS = 30
-
-
-def tiny_dataset(seed: int = 0) -> Dataset:
-    """24 users, 30 items with 3-6 word-piece tokens each; every user has train/dev/test rows.
-
-    Items 0-9 are "popular" (most positives), so a model has something to learn.
-    """
-    rng = np.random.default_rng(seed)
-    items = pd.DataFrame(
-        {
-            "item_id": np.arange(TINY_ITEMS, dtype=np.int64),
-            "title": [
-                list(map(int, rng.integers(2000, 2100, size=rng.integers(3, 7))))
-                for _ in range(TINY_ITEMS)
-            ],
-        }
-    )
-    rows, histories = [], []
-    for user in range(TINY_USERS):
-        order = rng.permutation(TINY_ITEMS)
-        popular = [i for i in order if i < 10]
-        rest = [i for i in order if i >= 10]
-        histories.append({"user_id": user, "history": [int(i) for i in popular[:3]]})
-        plan = {
-            "train": (popular[3:6], rest[:4]),
-            "dev": (popular[6:8], rest[4:7]),
-            "test": (popular[8:10], rest[7:10]),
-        }
-        for split, (positives, negatives) in plan.items():
-            rows += [(split, user, int(i), 1, user) for i in positives]
-            rows += [(split, user, int(i), 0, user) for i in negatives]
-    interactions = pd.DataFrame(rows, columns=["split", "user_id", "item_id", "label", "group_id"])
-    return Dataset(
-        name="tiny",
-        items=items,
-        text_fields=("title",),
-        histories=pd.DataFrame(histories),
-        interactions=interactions,
-        meta={"name": "tiny", "variant": "original", "version": "1"},
-    )
+__all__ = ["TINY_ITEMS", "TINY_USERS", "tiny_config", "tiny_dataset", "write_config"]
 
 
 def tiny_config(folder: Path, **overrides) -> dict:

@@ -16,14 +16,14 @@ def test_environment_names_code_packages_and_machine():
     assert env.image_digest  # "host" outside the container
 
 
-def test_image_digest_comes_from_the_container_module(monkeypatch):
-    monkeypatch.setenv("CONDBENCH_IMAGE_DIGEST", "sha256:" + "ab" * 32)
-    try:
-        import harness.cli.container  # noqa: F401
-    except ModuleNotFoundError:
-        assert provenance.image_digest() == "host"
-    else:
-        assert provenance.image_digest() == "sha256:" + "ab" * 32
+def test_image_digest_comes_from_the_container_runner(monkeypatch):
+    from harness.cli import container
+
+    monkeypatch.setenv(container.IMAGE_DIGEST_ENV, "sha256:" + "ab" * 32)
+    assert provenance.image_digest() == "sha256:" + "ab" * 32
+    assert container.current_image_digest() == "sha256:" + "ab" * 32
+    monkeypatch.delenv(container.IMAGE_DIGEST_ENV)
+    assert provenance.image_digest() == container.HOST_DIGEST == provenance.HOST_DIGEST
 
 
 def test_command_line_is_retypeable():

@@ -137,38 +137,7 @@ def make_grid(
 
 
 def small_dataset(name: str = "tiny"):
-    """A 12-item, 6-user original dataset in the common schema.
+    """`factories.small_dataset` (imported here lazily: bench/ imports this module alone)."""
+    from factories import small_dataset as build
 
-    Train users 0-3; user 4 appears only in dev and user 5 only in test.
-    """
-    import pandas as pd
-
-    from harness.dataset import Dataset, normalise_interactions
-
-    items = pd.DataFrame(
-        {"item_id": list(range(12)), "title": [[100 + i, 200 + i] for i in range(12)]}
-    )
-    histories = pd.DataFrame(
-        {"user_id": list(range(6)), "history": [[u % 12, (u + 1) % 12] for u in range(6)]}
-    )
-    rows = []
-    for user in range(4):
-        rows += [
-            ("train", user, user, 1),
-            ("train", user, user + 1, 1),
-            ("train", user, user + 2, 0),
-        ]
-    rows += [("dev", 0, 5, 1), ("dev", 0, 6, 0), ("dev", 4, 7, 1), ("dev", 4, 8, 0)]
-    rows += [("test", 1, 9, 1), ("test", 1, 10, 0), ("test", 5, 3, 1), ("test", 5, 4, 0)]
-    frame = pd.DataFrame(rows, columns=["split", "user_id", "item_id", "label"])
-    frame["group_id"] = frame["user_id"]
-    dataset = Dataset(
-        name=name,
-        items=items,
-        text_fields=("title",),
-        histories=histories,
-        interactions=normalise_interactions(frame),
-        meta={"name": name},
-    )
-    dataset.validate()
-    return dataset
+    return build(name)

@@ -6,7 +6,8 @@ import pytest
 from leaderboard_factory import CHANCE, METRICS, POPULARITY, make_grid, make_record
 
 from harness.errors import DataError
-from leaderboard.aggregate import aggregate, budget_sort_key, is_quality_metric
+from harness.metrics import is_quality_metric
+from leaderboard.aggregate import aggregate, budget_sort_key
 
 QUALITY_METRICS = ("NDCG@1", "NDCG@5", "Recall@1", "Recall@5")
 

@@ -97,7 +97,7 @@ def test_train_table_output(tiny_dataset, tmp_path):
         (["--model", "naml", "--seeds", "x"], "--seeds: cannot read 'x'"),
         (
             ["--model", "naml", "--seeds", "0", "--batch-size", "0"],
-            "'batch_size' must be a positive integer",
+            "training.batch_size: must be a positive integer, got 0",
         ),
     ],
 )

@@ -36,6 +36,7 @@ from typing import Any
 from condensers.llm.errors import LLMSpecError, LLMUnavailable
 from condensers.llm.model_files import converted_model_dir, file_sha256
 from condensers.llm.prompts import Message
+from harness.progress import quiet_model_loading
 
 ENGINE = "transformers"
 REPETITION_PENALTY = 1.15
@@ -101,6 +102,8 @@ class LocalBackend:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
+
+            quiet_model_loading()
 
             directory = converted_model_dir(self.gguf_path, self._models_root)
             tokenizer = AutoTokenizer.from_pretrained(directory)

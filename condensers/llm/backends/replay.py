@@ -71,11 +71,17 @@ class ReplayClient(LLMClient):
         super().__init__()
         self.table = table
 
-    def title(self, key: str, fields: Mapping[str, str]) -> str:
-        return self._replay(TITLE_TASK, key)
+    def titles(
+        self, requests: Mapping[str, Mapping[str, str]], *, progress: bool = True
+    ) -> dict[str, str]:
+        """The recorded title of each key (the item fields are not read)."""
+        return {key: self._replay(TITLE_TASK, key) for key in requests}
 
-    def interests(self, key: str, titles: list[str]) -> list[str]:
-        return list(self._replay(INTERESTS_TASK, key))
+    def interests_many(
+        self, requests: Mapping[str, list[str]], *, progress: bool = True
+    ) -> dict[str, list[str]]:
+        """The recorded interests of each key (the history titles are not read)."""
+        return {key: list(self._replay(INTERESTS_TASK, key)) for key in requests}
 
     def describe(self) -> dict[str, Any]:
         return {"backend": "replay", "model": self.table.model, "prompt_version": "recorded"}
