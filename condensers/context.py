@@ -17,7 +17,9 @@ from typing import Any
 import numpy as np
 
 from condensers.encoders import SentenceEncoder
+from condensers.llm import ReplayTable, make_client
 from condensers.user_embeddings import RecommenderUserEmbeddings
+from harness.data import load_dataset, release_llm_outputs
 from harness.dataset import Dataset
 from harness.paths import cache_root
 
@@ -52,21 +54,14 @@ class CondenseContext:
 
     def load_variant(self, name: str, variant: str):
         """A variant of a registered dataset from the data layer (mirror and cache of ctx)."""
-        from harness.data import load_dataset
-
         return load_dataset(name, variant=variant, mirror=self.mirror, cache=self.cache_dir)
 
     # ---- parts -------------------------------------------------------------------------
     def llm(self, dataset_name: str) -> Any:
         """The LLM client (created on first use). Replay answers from the release's outputs."""
         if self.llm_client is None:
-            from condensers.llm import make_client
-
             replay = None
             if self.llm_spec == "replay":
-                from condensers.llm import ReplayTable
-                from harness.data import release_llm_outputs
-
                 replay = ReplayTable.from_release(
                     dataset_name,
                     release_llm_outputs(dataset_name, mirror=self.mirror, cache=self.cache_dir),

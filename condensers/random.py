@@ -26,6 +26,7 @@ import pandas as pd
 
 from condensers.base import Budget, Condenser, selected_users_train
 from condensers.context import CondenseContext
+from harness.data import get_source
 from harness.dataset import Dataset
 from harness.errors import DataError
 from harness.typed import Settings, StrictStr, check, number_at_least
@@ -78,8 +79,6 @@ def summary_token_length(dataset: Dataset, ctx: CondenseContext) -> float:
     The release's condensed content (its first text field, ``sum``) when the data layer has
     a ``condensed`` variant of this dataset; else our LLM titles (`ctx.llm`).
     """
-    from harness.data import get_source
-
     name = (
         dataset.meta.get("parent", dataset.name) if dataset.variant != "original" else dataset.name
     )
@@ -91,6 +90,7 @@ def summary_token_length(dataset: Dataset, ctx: CondenseContext) -> float:
         condensed = ctx.load_variant(name, "condensed")
         summaries = condensed.items[condensed.text_fields[0]]
         return float(summaries.map(len).mean())
+    # lazy: condensers.tfdcon loads scikit-learn (~1 s); only LLM-title lengths need it
     from condensers.tfdcon import TfdconParams, llm_titles
 
     titles = llm_titles(dataset, ctx, TfdconParams().max_title_tokens)

@@ -15,6 +15,7 @@ import numpy as np
 
 from condensers.base import Budget, Condenser
 from condensers.context import CondenseContext
+from harness.data import get_source
 from harness.dataset import Dataset
 from harness.errors import ConfigError
 
@@ -27,8 +28,6 @@ class ReleaseEntry(Condenser):
     def condense(
         self, dataset: Dataset, budget: Budget, rng: np.random.Generator, ctx: CondenseContext
     ) -> Dataset:
-        from harness.data import get_source
-
         name = dataset.meta.get("name", dataset.name)
         source = get_source(name)
         if self.release_variant not in source.variants:

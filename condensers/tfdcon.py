@@ -39,6 +39,7 @@ from condensers.base import Budget, Condenser, train_positives
 from condensers.context import CondenseContext
 from harness.dataset import Dataset
 from harness.errors import ConfigError
+from harness.text import get_tokenizer
 from harness.typed import Settings, int_at_least, number_at_least
 
 TITLE_FIELD = "title"
@@ -190,8 +191,6 @@ def merge_train(positives: pd.DataFrame, synthesis: UserSynthesis) -> pd.DataFra
 def llm_titles(dataset: Dataset, ctx: CondenseContext, max_tokens: int = 20) -> pd.DataFrame:
     """Items with one field ``title``: the LLM's new title of each item, as WordPiece ids,
     cut to the first `max_tokens` tokens."""
-    from harness.text import get_tokenizer
-
     tokenizer = get_tokenizer()
     client = ctx.llm(dataset.name)
     ids = dataset.items["item_id"].tolist()
@@ -214,8 +213,6 @@ def llm_titles(dataset: Dataset, ctx: CondenseContext, max_tokens: int = 20) -> 
 
 def llm_interests(dataset: Dataset, user_ids: np.ndarray, ctx: CondenseContext) -> list[list[str]]:
     """Each user's interests (up to 5 strings), from the titles of the user's fixed history."""
-    from harness.text import get_tokenizer
-
     tokenizer = get_tokenizer()
     client = ctx.llm(dataset.name)
     first_field = dataset.text_fields[0]

@@ -69,6 +69,7 @@ class RecommenderUserEmbeddings:
         return _lookup(known_ids, table, np.asarray(user_ids, dtype=np.int64), path)
 
     def _compute(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
+        # lazy: torch takes seconds to import; only uncached embeddings need training
         from recommenders.trainer import TrainSettings, train_model, user_embeddings
 
         settings = self.settings if self.settings is not None else TrainSettings()

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.dataset import Dataset
+from harness.text import get_tokenizer
 
 KB = 1024
 
@@ -61,8 +62,6 @@ def _clean(text: str) -> str:
 
 
 def item_part_tsv(dataset: Dataset) -> str:
-    from harness.text import get_tokenizer
-
     tokenizer = get_tokenizer()
     items = dataset.items.sort_values("item_id", kind="stable")
     columns = [tokenizer.decode_many([list(v) for v in items[f]]) for f in dataset.text_fields]

@@ -54,6 +54,7 @@ class FastWordPiece:
     """The `tokenizers` (Rust) BERT tokenizer from tokenizer.json, without special tokens."""
 
     def __init__(self, tokenizer_json: Path):
+        # lazy: tokenizers is optional (get_tokenizer falls back to PlainWordPiece)
         from tokenizers import Tokenizer as RustTokenizer
 
         self._tokenizer = RustTokenizer.from_file(str(tokenizer_json))

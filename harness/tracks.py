@@ -8,7 +8,7 @@ every record). The tracks themselves are registered where their learners live
 nothing above it.
 
     Track(name="content", data_kind="content", learners=CONTENT_LEARNERS, settings=TrainSettings,
-          train=train_model, evaluate=evaluate, metrics=report_metrics, ...)
+          train=train_content, evaluate=evaluate_content, metrics=content_metrics, ...)
 """
 
 from __future__ import annotations

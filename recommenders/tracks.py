@@ -8,7 +8,8 @@ canonical-bytes ratio.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from harness import metrics as metric_registry
 from harness.dataset import Dataset
@@ -17,11 +18,51 @@ from harness.registry import Registry
 from harness.sizes import SizeReport, canonical_sizes, size_ratio
 from harness.tracks import Track
 from recommenders import MODELS
-from recommenders.evaluator import evaluate
-from recommenders.trainer import TrainSettings, train_model
+from recommenders.settings import TrainSettings
+
+if TYPE_CHECKING:
+    from recommenders.evaluator import EvalResult
+    from recommenders.trainer import TrainedModel
 
 # the content track's learners: the recommender registry (NAML, NRMS, Fastformer)
 CONTENT_LEARNERS: Registry = MODELS
+
+
+def train_content(
+    dataset: Dataset,
+    model_name: str,
+    seed: int,
+    settings: TrainSettings | None = None,
+    *,
+    negatives_from: Dataset | None = None,
+    evaluate_on: Dataset | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> TrainedModel:
+    """`recommenders.trainer.train_model`, imported when a cell trains."""
+    # lazy: torch takes seconds to import, and config validation imports this module
+    from recommenders.trainer import train_model
+
+    return train_model(
+        dataset,
+        model_name,
+        seed,
+        settings,
+        negatives_from=negatives_from,
+        evaluate_on=evaluate_on,
+        progress=progress,
+        on_epoch=on_epoch,
+    )
+
+
+def evaluate_content(
+    trained, dataset: Dataset, split: str = "test", metrics: Sequence[str] | None = None
+) -> EvalResult:
+    """`recommenders.evaluator.evaluate`, imported when a cell is scored."""
+    # lazy: torch takes seconds to import, and config validation imports this module
+    from recommenders.evaluator import evaluate
+
+    return evaluate(trained, dataset, split, metrics)
 
 
 def content_metrics(dataset: Dataset) -> list[str]:
@@ -50,8 +91,8 @@ CONTENT = Track(
     data_kind="content",
     learners=CONTENT_LEARNERS,
     settings=TrainSettings,
-    train=train_model,
-    evaluate=evaluate,
+    train=train_content,
+    evaluate=evaluate_content,
     metrics=content_metrics,
     quality_metrics=quality_metrics,
     reference=reference_metrics,

@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from harness.dataset import Dataset, normalise_interactions
 
@@ -284,3 +285,37 @@ def condensed_tables(dataset: Dataset, source: str = "condensed"):
 
     train = dataset.split("train")[["user_id", "item_id", "label"]]
     return CondensedTables(train, dataset.histories, dataset.items, dataset.text_fields, source)
+
+
+# ---- configs that grid over the tiny dataset in seconds --------------------------------
+
+
+def tiny_config(folder: Path, **overrides) -> dict:
+    """A grid of 2 condensers x 1 model x 2 seeds over the tiny dataset, 1-2 epochs each."""
+    config = {
+        "name": "tiny",
+        "grid": {
+            "datasets": [str(folder)],
+            "condensers": [
+                {"name": "original"},
+                {"name": "random", "budgets": [8], "params": {"text_tokens": 3}},
+            ],
+            "recommenders": ["naml"],
+            "seeds": [0, 1],
+        },
+        "training": {"max_epochs": 2, "batch_size": 32, "patience": 1, "threads": 1},
+        "tuning": {
+            "condenser": "random",
+            "budget": 8,
+            "recommender": "naml",
+            "trials": 3,
+            "space": {"text_tokens": {"low": 2, "high": 6}},
+        },
+    }
+    config.update(overrides)
+    return config
+
+
+def write_config(path: Path, config: dict) -> Path:
+    path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return path

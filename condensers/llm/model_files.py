@@ -127,6 +127,7 @@ def converted_model_dir(gguf_path: Path, root: Path | None = None) -> Path:
     if marker.is_file() and marker.read_text().strip() == sha:
         return target
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # lazy: transformers takes ~1 s to import; only converting the model needs it
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     quiet_model_loading()

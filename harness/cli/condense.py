@@ -16,18 +16,24 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import click
 import numpy as np
+import yaml
 
 from condensers import registry
+from condensers.base import train_users
 from condensers.context import CondenseContext
 from condensers.registry import available
 from harness.budget import Budget
 from harness.cli.output import emit_json, say
-from harness.dataset import Dataset
+from harness.dataset import Dataset, normalise_interactions
 from harness.errors import ConfigError
+from harness.run.config import condenser_params, is_dataset_folder
+from harness.sizes import canonical_sizes, size_ratio
+from recommenders.settings import TrainSettings
 
 
 @click.command("condense")
@@ -147,8 +153,6 @@ def condense(
 
 def load_original(reference: str, ctx: CondenseContext) -> Dataset:
     """A registered dataset's Original, or a saved dataset folder."""
-    from harness.run.config import is_dataset_folder
-
     if is_dataset_folder(reference):
         return Dataset.load(reference)
     return ctx.load_variant(reference, "original")
@@ -156,8 +160,6 @@ def load_original(reference: str, ctx: CondenseContext) -> Dataset:
 
 def parse_pairs(pairs: tuple[str, ...], option: str) -> dict:
     """``("alpha=0.5", "m=2")`` -> {"alpha": 0.5, "m": 2}: each VALUE read as a YAML scalar."""
-    import yaml
-
     values = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -177,8 +179,6 @@ def accepted_params(condenser_cls: type) -> list[str]:
 
 def make_condenser(method: str, pairs: tuple[str, ...]):
     """Condenser `method` with the ``--param KEY=VALUE`` pairs as its parameters."""
-    from harness.run.config import condenser_params
-
     condenser_cls = registry.get(method)
     values = parse_pairs(pairs, "--param")
     accepted = accepted_params(condenser_cls)
@@ -230,11 +230,6 @@ def _is_dataset_manifest(path: Path) -> bool:
 def user_subset(dataset: Dataset, count: int) -> Dataset:
     """The `count` lowest-id users with a train positive: all their rows, histories, and
     only the items those rows and histories name."""
-    from dataclasses import replace
-
-    from condensers.base import train_users
-    from harness.dataset import normalise_interactions
-
     if count < 1:
         raise ConfigError(f"--subset-users: must be at least 1, got {count}")
     users = set(train_users(dataset)[:count].tolist())
@@ -256,8 +251,6 @@ def parse_train_settings(pairs: tuple[str, ...]):
     """``("max_epochs=3", ...)`` -> `TrainSettings` (None when no pair is given)."""
     if not pairs:
         return None
-    from recommenders.settings import TrainSettings  # torch-free
-
     return TrainSettings.from_mapping(parse_pairs(pairs, "--train-setting"))
 
 
@@ -265,8 +258,6 @@ def condense_report(
     original: Dataset, condensed: Dataset, method: str, ctx: CondenseContext
 ) -> dict:
     """Figures of one condensed set: counts, sizes in KB, ratios to Original, LLM use, timings."""
-    from harness.sizes import canonical_sizes, size_ratio
-
     train = condensed.split("train")
     full = canonical_sizes(original)
     small = canonical_sizes(condensed)

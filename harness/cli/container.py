@@ -85,6 +85,7 @@ class ContainerSpec:
 
     def docker_create_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for `docker.client.containers.create`."""
+        # lazy: docker takes ~0.15 s to import (this is on run --help); only --container needs it
         from docker.types import DeviceRequest
         from docker.types import Mount as DockerMount
 
@@ -322,6 +323,7 @@ def spec_from_host(
     The image has no git checkout, so the host's commit travels in $CONDBENCH_GIT_SHA and
     the records written inside name the code that produced them.
     """
+    # lazy: harness.run.provenance loads pandas (~0.4 s); this module is on run --help
     from harness.run.provenance import GIT_SHA_ENV, git_sha
 
     environ = dict(os.environ)
@@ -340,7 +342,7 @@ def spec_from_host(
 
 def _docker_client():
     try:
-        import docker
+        import docker  # lazy: docker takes ~0.15 s to import; only --container needs it
     except ImportError as exc:
         raise ContainerError(
             "the `docker` Python package is not installed (pip install docker)"
@@ -357,7 +359,7 @@ def _docker_client():
 
 
 def _get_image(client, image: str):
-    import docker
+    import docker  # lazy: docker takes ~0.15 s to import; only --container needs it
 
     try:
         return client.images.get(image)

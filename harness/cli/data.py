@@ -21,6 +21,7 @@ def data() -> None:
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help=CACHE_HELP)
 def fetch(name: str, mirror: str | None, cache: str | None) -> None:
     """Fetch NAME (sha256-checked) and convert every variant into the cache."""
+    # lazy: harness.data loads pandas (~0.4 s); data --help need not
     from harness.data import dataset_folder, fetch_dataset
 
     ready = fetch_dataset(name, mirror=mirror, cache=cache)
@@ -36,6 +37,7 @@ def fetch(name: str, mirror: str | None, cache: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
 def stats(name: str, variant: str, mirror: str | None, cache: str | None, as_json: bool) -> None:
     """Users, items, interactions per split, candidate lists, tokens and sizes of NAME."""
+    # lazy: harness.data loads pandas (~0.4 s); data --help need not
     from harness.data import load_dataset
     from harness.data.stats import dataset_stats
 
@@ -75,6 +77,7 @@ def stats(name: str, variant: str, mirror: str | None, cache: str | None, as_jso
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
 def list_datasets(cache: str | None, as_json: bool) -> None:
     """The known datasets and which of their variants are in the cache."""
+    # lazy: harness.data loads pandas (~0.4 s); data --help need not
     from harness.data import DATASETS, is_cached
 
     rows = [

@@ -8,6 +8,10 @@ from pathlib import Path
 
 import click
 
+from condensers.llm import make_client
+from condensers.llm.backends.local import LocalBackend
+from condensers.llm.model_files import converted_model_dir, default_model_path, file_sha256
+from condensers.llm.server import check_host, make_server
 from condensers.llm.spec import SPEC_HELP
 from harness.cli.output import emit_json, say
 from harness.paths import cache_root
@@ -54,10 +58,6 @@ def serve(
     delay: float,
 ) -> None:
     """Serve the local model as an OpenAI-compatible endpoint (/v1/chat/completions)."""
-    from condensers.llm.backends.local import LocalBackend
-    from condensers.llm.model_files import default_model_path
-    from condensers.llm.server import check_host, make_server
-
     check_host(host, allow_remote=allow_remote)
     backend = LocalBackend(model_path or default_model_path(), threads=threads)
     server = make_server(backend, host=host, port=port, allow_remote=allow_remote, delay_s=delay)
@@ -83,8 +83,6 @@ def serve(
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def fetch_model(as_json: bool) -> None:
     """Put the default local model (SmolLM2-135M-Instruct GGUF) in the cache."""
-    from condensers.llm.model_files import converted_model_dir, default_model_path, file_sha256
-
     path = default_model_path()
     converted = converted_model_dir(path)
     report = {"gguf": str(path), "sha256": file_sha256(path), "converted": str(converted)}
@@ -133,8 +131,6 @@ def interests(spec: str, as_json: bool, titles: tuple[str, ...]) -> None:
 
 
 def _ask(spec: str, as_json: bool, request) -> None:
-    from condensers.llm import make_client
-
     started = time.perf_counter()
     with make_client(spec, cache_dir=cache_root() / "llm") as client:
         answer = request(client)

@@ -18,6 +18,7 @@ from harness.cli.container import maybe_run_in_container
 from harness.cli.output import clean, emit_json, say, table
 from harness.errors import CheckFailed, ConfigError
 from harness.progress import progress, progress_bar
+from harness.run.tracking import Tracker, default_target
 
 DEFAULT_RESULTS = "results"
 
@@ -65,8 +66,6 @@ def results_option(command: Callable) -> Callable:
 
 
 def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: bool):
-    from harness.run.tracking import Tracker, default_target
-
     if not enabled or not config.tracking.enabled:
         return Tracker.disabled()
     target = default_target(
@@ -129,6 +128,7 @@ def run(
 ):
     """Run the grid of CONFIG; cells whose record exists are skipped."""
     maybe_in_container(container)
+    # lazy: the run floor loads pandas and the condensers (~0.5 s); run --help needs neither
     from harness.run.config import budget_label, load_config, with_condensers
     from harness.run.provenance import command_line
     from harness.run.runner import GridRunner, expand_cells, parse_only, pending_cells, select_cells
@@ -174,8 +174,8 @@ def _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, wo
 
 def _run_cell_in_worker(config, cell, results_dir, target, cache, mirror, command) -> list[str]:
     """One cell in a worker process (no per-training bars: they would interleave)."""
+    # lazy: the run floor (~0.5 s); importing this module (run --help) must not load it
     from harness.run.runner import GridRunner
-    from harness.run.tracking import Tracker
 
     tracker = Tracker(target) if target is not None else Tracker.disabled()
     runner = GridRunner(
@@ -186,7 +186,7 @@ def _run_cell_in_worker(config, cell, results_dir, target, cache, mirror, comman
 
 
 def _report(config, cells, results_dir, tracker, as_json, *, ran: int, skipped: int) -> None:
-    from leaderboard.record import read_record
+    from leaderboard.record import read_record  # lazy: pandas (~0.4 s); run --help need not
 
     records = [read_record(cell.record_path(results_dir)) for cell in cells]
     rows, kind = summary_rows(records)
@@ -217,6 +217,7 @@ def _tracking_status(tracker) -> dict:
 
 def summary_rows(records) -> tuple[list[dict], str]:
     """Per method and model: Quality, ΔRandom, ratio (from `leaderboard.aggregate`)."""
+    # lazy: numpy and pandas (~0.4 s); run --help need not
     from harness.metrics import is_quality_metric
     from leaderboard.aggregate import aggregate
 
@@ -267,6 +268,7 @@ def tune(
     as_json,
 ):
     """Tune a condenser's params (config `tuning`) for dev Quality; score the best on test."""
+    # lazy: the run floor (~0.5 s) and Optuna; run --help and results show need neither
     from harness.run.config import load_config
     from harness.run.provenance import command_line
     from harness.run.runner import GridRunner
@@ -317,6 +319,7 @@ def tune(
 def verify(records, tolerance, rewrite, cache, mirror, as_json, container=None):
     """Re-run the cells of RECORD... (files or folders); exit 1 if a metric moved."""
     maybe_in_container(container)
+    # lazy: the run floor (~0.5 s); run --help need not
     from harness.run.verify import DEFAULT_TOLERANCE, verify_records
 
     report = verify_records(
@@ -339,7 +342,8 @@ def verify(records, tolerance, rewrite, cache, mirror, as_json, container=None):
         say(
             f"note: {len(report.other_cpus)} record(s) come from another CPU ({'; '.join(cpus)}); "
             f"this one is {report.cpu}. CPU float results differ between instruction sets: "
-            "compare on the CPU kind a record names"
+            "compare on the CPU kind a record names",
+            err=True,
         )
     if not report.passed and not rewrite:
         records = len({d.record for d in report.differences})
@@ -372,7 +376,7 @@ def results():
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(results_dir, as_json):
     """The records under DIR (default results/) as a table."""
-    from leaderboard.record import read_records
+    from leaderboard.record import read_records  # lazy: pandas (~0.4 s); run --help need not
 
     records = read_records(results_dir)
     rows = [record_row(r) for r in records]

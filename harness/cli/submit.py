@@ -9,6 +9,8 @@ import click
 
 from harness.cli.container import container_option, maybe_run_in_container
 from harness.cli.output import emit_json, say
+from harness.run.submission import evaluate_submission, find_config
+from leaderboard.submission import validate_submission
 from leaderboard.submission.limits import MIB, Limits
 
 
@@ -59,8 +61,6 @@ def submit(
     """
     if container:
         maybe_run_in_container()
-    from harness.run.submission import evaluate_submission, find_config
-    from leaderboard.submission import validate_submission
 
     limits = Limits(max_file_bytes=max_file_mb * MIB, max_total_bytes=max_total_mb * MIB)
     validated = validate_submission(entry, limits=limits)

@@ -19,6 +19,7 @@ from typing import Any
 
 import click
 
+import recommenders
 from harness.cli.output import emit_json, say, table
 from harness.errors import ConfigError
 from harness.seeds import SEEDS_HELP, parse_seeds
@@ -45,6 +46,7 @@ def make_config(
     training: dict[str, Any], llm: str,
 ):  # fmt: skip
     """An in-memory experiment config of the one grid row this command runs."""
+    # lazy: the run floor loads pandas (~0.5 s); train --help need not
     from harness.run.config import parse_config
 
     return parse_config(
@@ -96,7 +98,7 @@ def _run_seeds(runner, cells, original, train_set=None) -> list[dict]:
 
 
 def _summary(runs: list[dict], metrics: list[str]) -> dict:
-    from harness.metrics import summarise
+    from harness.metrics import summarise  # lazy: numpy (~0.15 s); train --help need not
 
     out = {name: summarise([run["metrics"][name] for run in runs]) for name in metrics}
     for key in ("epochs_run", "wall_seconds", "samples_per_second"):
@@ -222,7 +224,7 @@ def train(
     as_json,
 ):
     """Train MODEL on a train set of DATASET and report test metrics over seeds."""
-    import recommenders
+    # lazy: pandas, numpy and the run floor (~0.5 s); train --help needs none
     from harness.cli.condense import parse_pairs
     from harness.dataset import Dataset
     from harness.metrics import quality

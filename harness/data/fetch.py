@@ -91,7 +91,7 @@ def fetch_file(
 
 
 def _download(remote: RemoteFile, dest: Path, mirror_root: Path | None) -> None:
-    import httpx
+    import httpx  # lazy: httpx takes ~0.1 s; harness.data is on condbench --help
 
     where = f" (not in mirror {mirror_root})" if mirror_root else ""
     try:

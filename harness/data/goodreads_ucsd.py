@@ -29,6 +29,7 @@ from harness.data.textfiles import iter_json_lines_gz
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import DataError
 from harness.progress import progress
+from harness.text import get_tokenizer
 
 UCSD_URL = "https://mcauleylab.ucsd.edu/public_datasets/gdrive/goodreads/byGenre/{file}"
 DATE_FORMAT = "%a %b %d %H:%M:%S %z %Y"
@@ -86,8 +87,6 @@ def read_ratings(path: Path) -> pd.DataFrame:
 def goodreads_dataset(
     books_path: Path, interactions_path: Path, name: str, min_ratings: int = MIN_RATINGS
 ) -> Dataset:
-    from harness.text import get_tokenizer
-
     ratings = read_ratings(interactions_path)
     counts = ratings.groupby("user")["book"].transform("size")
     ratings = ratings[counts >= min_ratings].reset_index(drop=True)

@@ -31,6 +31,7 @@ from harness.data.textfiles import decode_utf8, split_rows
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import DataError
 from harness.progress import progress
+from harness.text import get_tokenizer
 
 MIND_URL = "https://mind201910small.blob.core.windows.net/release/{zip}"
 NEWS_COLUMNS = (
@@ -110,8 +111,6 @@ def read_mind_zip(path: Path) -> tuple[pd.DataFrame, str, str]:
 
 
 def mind_dataset(train_zip: Path, test_zip: Path, name: str) -> Dataset:
-    from harness.text import get_tokenizer
-
     train_news, train_text, train_source = read_mind_zip(train_zip)
     test_news, test_text, test_source = read_mind_zip(test_zip)
     news = pd.concat([train_news, test_news], ignore_index=True).drop_duplicates(

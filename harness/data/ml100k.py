@@ -35,6 +35,7 @@ from harness.data.textfiles import decode_utf8, parse_int, split_rows
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import DataError
 from harness.paths import cache_root, mirror_dir
+from harness.text import get_tokenizer
 
 GROUPLENS_ZIP = RemoteFile(
     source="ml-100k",
@@ -152,8 +153,6 @@ def check_counts(raw: RawMovieLens, source: str) -> None:
 
 
 def to_dataset(raw: RawMovieLens, name: str) -> Dataset:
-    from harness.text import get_tokenizer
-
     tokenizer = get_tokenizer()
     items = raw.items.sort_values("item").reset_index(drop=True)
     frame = pd.DataFrame({"item_id": items["item"].to_numpy(np.int64) - 1})

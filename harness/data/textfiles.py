@@ -8,8 +8,10 @@ malformed file fails with one `DataError`, never a traceback from deep inside pa
 from __future__ import annotations
 
 import csv
+import gzip
 import io
 import json
+import zlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -147,9 +149,6 @@ def iter_json_lines_gz(path: str | Path, required: tuple[str, ...]) -> Iterator[
 
     A cut-off download (truncated gzip stream) is reported as a truncated file.
     """
-    import gzip
-    import zlib
-
     path = Path(path)
     source = str(path)
     number = 0

@@ -8,6 +8,7 @@ starts, as one line naming the file and the key path, e.g.
 Layout (see ``configs/movielens.yaml`` for a commented example)::
 
     name: movielens                 # MLflow experiment name, default study prefix
+    track: content                  # the protocol (recommenders.tracks.TRACKS); default content
     grid:
       datasets: [movielens-tfdcon]  # registry names, or folders written by Dataset.save
       condensers:                   # relative to the config file
@@ -16,7 +17,7 @@ Layout (see ``configs/movielens.yaml`` for a commented example)::
         - {name: tfdcon, budgets: [47], params: {alpha: 0.5}}
       recommenders: [naml, nrms, fastformer]
       seeds: [0, 1, 2, 3, 4]        # or "0-4"
-    metrics: null                   # default: the dataset's (harness.metrics.default_metrics)
+    metrics: null                   # default: the track's metrics for the dataset (its cutoffs)
     training: {max_epochs: 10}      # the track's train settings (recommenders.settings.TrainSettings)
     llm: replay                     # condensers.llm spec: replay | local | openai:MODEL@URL
     tracking: {uri: null}           # default sqlite:///<results>/mlflow.db
@@ -32,8 +33,11 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from condensers import registry as condenser_registry
 from harness.budget import ALL_USERS, Budget
+from harness.data import DATASETS
 from harness.errors import ConfigError
+from harness.metrics import parse_metrics
 from harness.seeds import Seeds
 from harness.tracks import DEFAULT_TRACK
 from harness.typed import Problem, key_path, problems_error, problems_of
@@ -158,7 +162,6 @@ class ExperimentConfig(_Strict):
     def _metric_names(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        from harness.metrics import parse_metrics
 
         try:
             return [m.name for m in parse_metrics(value)]
@@ -316,8 +319,6 @@ def registry_problems(config: ExperimentConfig) -> list[Problem]:
 
 
 def _check_datasets(config: ExperimentConfig, problems: list[Problem]) -> None:
-    from harness.data import DATASETS
-
     for index, reference in enumerate(config.grid.datasets):
         where = f"grid.datasets[{index}]"
         if is_dataset_folder(reference):
@@ -355,12 +356,10 @@ def _check_recommenders(config: ExperimentConfig, problems: list[Problem]) -> No
 
 
 def _check_condensers(config: ExperimentConfig, problems: list[Problem]) -> None:
-    from condensers import registry
-
     for index, spec in enumerate(config.grid.condensers):
         where = f"grid.condensers[{index}]"
         try:
-            condenser_cls = registry.get(spec.name)
+            condenser_cls = condenser_registry.get(spec.name)
         except ConfigError as exc:
             problems.append(Problem(f"{where}.name", str(exc)))
             continue

@@ -28,17 +28,22 @@ from typing import Any
 
 import numpy as np
 
+from condensers import registry
+from condensers.context import CondenseContext
 from harness.budget import Budget
+from harness.data import load_dataset
 from harness.dataset import Dataset
 from harness.errors import ConfigError, unknown_field
 from harness.hashing import content_key
 from harness.metrics import is_metric_name
+from harness.paths import cache_root
 from harness.run.config import (
     ExperimentConfig,
     condenser_params,
     is_dataset_folder,
     training_settings,
 )
+from harness.run.provenance import environment
 from harness.run.tracking import FAILED, CellRun, Tracker
 from harness.tracks import Track
 from leaderboard.record import (
@@ -201,8 +206,6 @@ class GridRunner:
             if is_dataset_folder(reference):
                 self._datasets[reference] = Dataset.load(reference)
             else:
-                from harness.data import load_dataset
-
                 self._datasets[reference] = load_dataset(
                     reference, mirror=self.mirror, cache=self.cache
                 )
@@ -238,10 +241,6 @@ class GridRunner:
     # ---- condensation (cached) ------------------------------------------------------------
     def condensed(self, cell: Cell, original: Dataset) -> tuple[Dataset, dict]:
         """The cell's train set and how it was made (seconds, LLM, params), built at most once."""
-        from condensers import registry
-        from condensers.context import CondenseContext
-        from harness.paths import cache_root
-
         condenser_cls = registry.get(cell.condenser)
         params = condenser_params(condenser_cls, cell.params, f"condenser {cell.method!r} params")
         condenser = condenser_cls(params)
@@ -373,8 +372,6 @@ class GridRunner:
         *,
         tuning: Tuning | None = None,
     ) -> ResultRecord:
-        from harness.run.provenance import environment
-
         train = train_set.split("train")
         llm = made.get("llm")
         return ResultRecord(

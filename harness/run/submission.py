@@ -16,6 +16,8 @@ from pathlib import Path
 
 from harness.errors import CondbenchError, ConfigError
 from harness.progress import progress as progress_iter
+from harness.run.config import load_config
+from harness.run.runner import Cell, GridRunner
 from leaderboard.record import (
     TUNED_SUFFIX,
     MethodInfo,
@@ -37,8 +39,6 @@ class EvaluationUnavailable(CondbenchError):
 
 def find_config(dataset: str, configs_dir: Path) -> Path:
     """The benchmark config in `configs_dir` whose grid lists `dataset`."""
-    from harness.run.config import load_config
-
     for path in sorted(configs_dir.glob("*.yaml")):
         if dataset in load_config(path).grid.datasets:
             return path
@@ -90,8 +90,6 @@ def evaluate_submission(
             "evaluating a condenser module is not yet wired: it runs submitted code and must run "
             "in the fixed container; submit its condensed set instead, or ask the maintainers"
         )
-    from harness.run.config import load_config
-    from harness.run.runner import Cell, GridRunner
 
     config = load_config(config_path)
     manifest = entry.manifest

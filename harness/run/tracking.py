@@ -15,6 +15,7 @@ import json
 import os
 import sys
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,6 +101,7 @@ class Tracker:
 
     def _connect(self) -> tuple[Any, str]:
         if self._client is None:
+            # lazy: MLflow takes over a second to import; untracked runs never need it
             from mlflow.tracking import MlflowClient
 
             client = MlflowClient(tracking_uri=self.target.uri)
@@ -186,7 +188,7 @@ class CellRun:
             self.tracker.guarded(what, lambda: action(self.tracker._client))
 
     def log_params(self, params: Mapping[str, Any]) -> None:
-        from mlflow.entities import Param
+        from mlflow.entities import Param  # lazy: MLflow: only a tracked run needs it
 
         items = [
             Param(str(k), json.dumps(v) if not isinstance(v, str) else v) for k, v in params.items()
@@ -196,9 +198,7 @@ class CellRun:
     def log_metrics(
         self, split: str, metrics: Mapping[str, float], step: int | None = None
     ) -> None:
-        import time
-
-        from mlflow.entities import Metric
+        from mlflow.entities import Metric  # lazy: MLflow: only a tracked run needs it
 
         now = int(time.time() * 1000)
         items = [Metric(metric_key(split, k), float(v), now, step or 0) for k, v in metrics.items()]

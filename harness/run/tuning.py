@@ -19,6 +19,7 @@ as a record of method ``<label>-tuned`` whose ``tuning`` names the study and tri
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import socket
@@ -27,12 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import optuna
+from optuna.trial import TrialState
+
 from harness.errors import CondbenchError, ConfigError
 from harness.hashing import content_key
+from harness.metrics import quality
 from harness.paths import atomic_write_text, cache_root
 from harness.run.config import ExperimentConfig, ParamRange
 from harness.run.runner import Cell, GridRunner
-from leaderboard.record import TUNED_SUFFIX, ResultRecord, Tuning
+from leaderboard.record import TUNED_SUFFIX, ResultRecord, Tuning, read_record
 
 REFERENCE_FOLDER = "tuning"
 HEARTBEAT_S = 10  # a RUNNING trial without a heartbeat for GRACE_S is failed (a killed worker)
@@ -134,8 +139,6 @@ class Tuner:
         return self._original_dev
 
     def dev_quality(self, dev_metrics: dict[str, float]) -> float:
-        from harness.metrics import quality
-
         names = self.quality_metrics()
         return float(
             quality([dev_metrics], [self.original_dev_metrics()], names)["quality"]["mean"]
@@ -143,8 +146,6 @@ class Tuner:
 
     # ---- the study ------------------------------------------------------------------------
     def open_study(self):
-        import optuna
-
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # over-budget trials are expected
         with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
@@ -194,8 +195,6 @@ class Tuner:
         One `study.optimize` call per trial, so Optuna's heartbeat marks a killed worker's
         trial FAIL (after `GRACE_S`) and a later worker runs that slot again.
         """
-        from optuna.trial import TrialState
-
         study = self.open_study()
         live = (TrialState.COMPLETE, TrialState.RUNNING)
         over_budget: list[int] = []
@@ -218,8 +217,6 @@ class Tuner:
 
     def score_best(self, study, results_dir: Path) -> tuple[ResultRecord | None, Path | None]:
         """The best trial's train set on test, as a record naming the study and the trial."""
-        from optuna.trial import TrialState
-
         if not study.get_trials(deepcopy=False, states=(TrialState.COMPLETE,)):
             return None, None
         best = study.best_trial
@@ -227,8 +224,6 @@ class Tuner:
         cell = self.base_cell({**best.params}, method=label)
         path = cell.record_path(results_dir)
         if path.is_file():
-            from leaderboard.record import read_record
-
             existing = read_record(path)
             if (
                 existing.tuning
@@ -254,8 +249,6 @@ def _suggest(trial, name: str, spec: ParamRange) -> float | int:
 def driver_url(url: str) -> str:
     """``postgresql://`` with the PostgreSQL driver that is installed (SQLAlchemy 2.1 defaults to
     psycopg 3; the dev extra installs psycopg2)."""
-    import importlib.util
-
     if (
         url.startswith(("postgresql://", "postgres://"))
         and importlib.util.find_spec("psycopg") is None
@@ -292,8 +285,6 @@ def tune(
     score_best: bool = True,
 ) -> TuneReport:
     """Run (or resume, or join) the study; then score its best trial on test."""
-    from optuna.trial import TrialState
-
     if config.tuning is None:
         raise ConfigError("the config has no 'tuning' section; add one to use condbench tune")
     url = storage or config.tuning.storage or default_storage(runner.results_dir)

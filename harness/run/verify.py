@@ -20,6 +20,7 @@ from pathlib import Path
 
 from harness.errors import DataError
 from harness.paths import atomic_write_text
+from harness.progress import progress
 from harness.run.config import ExperimentConfig, parse_config
 from harness.run.provenance import cpu_name
 from harness.run.runner import Cell, GridRunner
@@ -141,7 +142,7 @@ def verify_records(
     tolerance: float = DEFAULT_TOLERANCE,
     cache: Path | None = None,
     mirror: Path | None = None,
-    progress: bool = True,
+    progress_output: bool = True,
     rewrite: bool = False,
 ) -> VerifyReport:
     files = record_files(paths)
@@ -149,13 +150,15 @@ def verify_records(
     configs = [(name, record, *config_of(record, name)) for name, record in records]
     differences: list[Difference] = []
     rewritten: list[str] = []
-    for name, record, config, cell in configs:
+    for name, record, config, cell in progress(
+        configs, desc="verify", unit="record", enabled=progress_output, leave=True
+    ):
         runner = GridRunner(
             config=config,
             results_dir=Path("."),
             cache=cache,
             mirror=mirror,
-            progress=progress,
+            progress=progress_output,
             reuse_condensed=False,
         )
         fresh = runner.run_cell(cell, tuning=record.tuning, write=False)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.data import load_dataset
 from harness.dataset import Dataset
 from harness.errors import CondbenchError
 from leaderboard.submission.archive import is_archive, unpack_archive
@@ -52,8 +53,6 @@ class ValidatedSubmission:
 
 def load_original(name: str) -> Dataset:
     """The original dataset through the data layer (mirror and cache as configured)."""
-    from harness.data import load_dataset
-
     try:
         return load_dataset(name)
     except CondbenchError as exc:

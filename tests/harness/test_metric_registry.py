@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from harness_fixtures import tiny_config, tiny_dataset, write_config
-from harness_run import invoke_condbench
+from cli_runner import invoke_condbench
+from factories import tiny_config, tiny_dataset, write_config
 
 from harness.dataset import Dataset
 from harness.errors import ConfigError

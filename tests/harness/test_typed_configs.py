@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from harness_fixtures import tiny_config, write_config
+from factories import tiny_config, write_config
 from pydantic import ValidationError
 
 import recommenders

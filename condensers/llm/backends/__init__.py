@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from condensers.llm.backends.local import LocalBackend
 from condensers.llm.backends.replay import ReplayClient, ReplayTable
 from condensers.llm.cache import ResponseCache
 from condensers.llm.client import ClientSettings, GeneratingClient, LLMClient
 from condensers.llm.errors import LLMSpecError
+from condensers.llm.model_files import default_model_path
 from condensers.llm.spec import LLMSpec, parse_spec
 
 Builder = Callable[[LLMSpec, Path, "ReplayTable | None", ClientSettings], LLMClient]
@@ -32,6 +34,7 @@ def _build_replay(
 def _build_openai(
     spec: LLMSpec, cache_dir: Path, replay: ReplayTable | None, settings: ClientSettings
 ) -> LLMClient:
+    # lazy: httpx takes ~0.1 s to import; only an openai: spec needs it
     from condensers.llm.backends.openai import OpenAIBackend
 
     backend = OpenAIBackend(
@@ -48,9 +51,6 @@ def _build_openai(
 def _build_local(
     spec: LLMSpec, cache_dir: Path, replay: ReplayTable | None, settings: ClientSettings
 ) -> LLMClient:
-    from condensers.llm.backends.local import LocalBackend
-    from condensers.llm.model_files import default_model_path
-
     path = spec.model_path or default_model_path()
     return GeneratingClient(LocalBackend(path), ResponseCache(cache_dir), settings)
 

@@ -17,7 +17,7 @@ alone. Each row stops at its own stop string. `complete` is a batch of one, so s
 batched calls decode the same way. Padding and the reused context change float rounding
 only; on real MovieLens prompts (32 titles, 16 interest lists, batches of 8 and 16) the text
 is identical to a plain full-prompt `generate`, so cache keys do not name the batching
-(checked by tests/llm/test_llm_local_batch.py, slow). Measured on one CPU thread of a busy
+(checked by tests/condensers/llm/test_llm_local_batch.py, slow). Measured on one CPU thread of a busy
 2-core machine: 0.43 titles/s one by one, 1.48/s in batches of 8, 1.87/s in batches of 16.
 """
 
@@ -100,6 +100,7 @@ class LocalBackend:
         """(model, tokenizer), loading them on the first call."""
         if self._loaded is None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            # lazy: torch and transformers take seconds to import; only loading the model needs them
             import torch
             from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -163,7 +164,7 @@ class LocalBackend:
         stop: tuple[str, ...],
     ) -> list[str]:
         """The decoded continuation of each row: one greedy `generate` over the batch."""
-        import torch
+        import torch  # lazy: torch takes seconds to import; only generating needs it
 
         pad_id = tokenizer.eos_token_id
         input_ids, attention_mask = pad_between(context, suffixes, pad_id)
@@ -190,7 +191,7 @@ class LocalBackend:
 
     def _context_cache(self, model: Any, context: tuple[int, ...]) -> Any:
         """The key/value cache of `context` (batch of one), computed once and kept."""
-        import torch
+        import torch  # lazy: torch takes seconds to import; only generating needs it
 
         if context in self._contexts:
             self._contexts.move_to_end(context)
@@ -247,7 +248,7 @@ def pad_between(
 ) -> tuple[Any, Any]:
     """(input_ids, attention_mask): each row is context + padding + its suffix, the padding
     masked out, so every row ends at the same column where generation continues."""
-    import torch
+    import torch  # lazy: torch takes seconds to import; only generating needs it
 
     width = len(context) + max(len(suffix) for suffix in suffixes)
     input_ids = torch.full((len(suffixes), width), pad_id, dtype=torch.long)
@@ -269,7 +270,7 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
 
 @contextlib.contextmanager
 def _torch_threads(count: int) -> Iterator[None]:
-    import torch
+    import torch  # lazy: torch takes seconds to import; only generating needs it
 
     before = torch.get_num_threads()
     torch.set_num_threads(count)

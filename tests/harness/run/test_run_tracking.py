@@ -7,7 +7,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
-from harness_fixtures import tiny_config, write_config
+from factories import tiny_config, write_config
 
 from harness.run.config import load_config
 from harness.run.runner import GridRunner, expand_cells, parse_only, select_cells

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import optuna
 import pytest
-from harness_fixtures import tiny_config, write_config
-from harness_run import condbench_argv, condbench_env
+from cli_runner import condbench_argv, condbench_env
+from factories import tiny_config, write_config
 
 from harness.run.config import load_config
 from harness.run.runner import GridRunner

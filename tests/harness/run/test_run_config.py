@@ -6,14 +6,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from harness_fixtures import tiny_config, write_config
-from harness_run import invoke_condbench
+from cli_runner import invoke_condbench
+from factories import tiny_config, write_config
 
 from harness.errors import ConfigError
 from harness.run.config import load_config, parse_config
 from harness.run.runner import expand_cells
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_movielens_config_is_the_papers_grid():

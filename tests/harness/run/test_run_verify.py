@@ -6,8 +6,8 @@ import json
 import shutil
 
 import pytest
-from harness_fixtures import tiny_config, write_config
-from harness_run import invoke_condbench
+from cli_runner import invoke_condbench
+from factories import tiny_config, write_config
 
 from harness.run.config import load_config
 from harness.run.runner import GridRunner, expand_cells, parse_only, select_cells

@@ -19,7 +19,7 @@ from harness import __version__
 
 pytestmark = pytest.mark.docker
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 BASE_IMAGE = os.environ.get("CONDBENCH_TEST_BASE_IMAGE", "condbench-base:local")
 TEST_IMAGE = "condbench:test"
 
@@ -150,7 +150,7 @@ def test_grid_cell_inside_the_image(image, run_env, tmp_path):
     """`condbench run CONFIG --container IMAGE --only ...`: one tiny cell, run inside the
     image; its record lands in the host's results folder and names the image digest."""
     sys.path.insert(0, str(REPO / "tests" / "harness"))
-    from harness_fixtures import tiny_config, tiny_dataset, write_config
+    from factories import tiny_config, tiny_dataset, write_config
 
     from harness.cli.container import image_digest
 

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pytest
-from harness_fixtures import tiny_dataset, write_config
-from harness_run import invoke_condbench
+from cli_runner import invoke_condbench
+from factories import tiny_dataset, write_config
 from pydantic import BaseModel, ConfigDict
 
 from harness.errors import ConfigError

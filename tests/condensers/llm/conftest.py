@@ -22,7 +22,7 @@ import pytest
 from condensers.llm.errors import LLMUnavailable
 from condensers.llm.model_files import converted_model_dir, default_model_path
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 SERVE_START_TIMEOUT_S = 180
 
 

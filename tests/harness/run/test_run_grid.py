@@ -9,8 +9,8 @@ import subprocess
 import time
 
 import pytest
-from harness_fixtures import tiny_config, write_config
-from harness_run import condbench_argv, condbench_env, invoke_condbench, run_condbench
+from cli_runner import condbench_argv, condbench_env, invoke_condbench, run_condbench
+from factories import tiny_config, write_config
 
 from harness.run.config import load_config
 from harness.run.runner import expand_cells, parse_only, pending_cells, select_cells

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from factories import learnable_dataset
 
 from harness.metrics import ranking_metrics
 from harness.reference import popularity_scores, reference_metrics
 
 METRICS = ["AUC", "MRR", "NDCG@1", "NDCG@5", "Recall@1", "Recall@5"]
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset():
+    return learnable_dataset()
 
 
 def test_chance_equals_the_mean_of_many_seeded_random_rankings(tiny_dataset):
