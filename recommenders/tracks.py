@@ -11,8 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from harness import metrics as metric_registry
 from harness.dataset import Dataset
+from harness.metrics import quality_metric_names, report_metrics
 from harness.reference import reference_metrics
 from harness.registry import Registry
 from harness.sizes import SizeReport, canonical_sizes, size_ratio
@@ -67,12 +67,12 @@ def evaluate_content(
 
 def content_metrics(dataset: Dataset) -> list[str]:
     """AUC, MRR and the dataset's NDCG@K / Recall@K."""
-    return metric_registry.report_metrics(dataset)
+    return report_metrics(dataset)
 
 
 def quality_metrics(names: Sequence[str]) -> list[str]:
     """The names whose metric enters Quality (by the metric registry)."""
-    return metric_registry.quality_metric_names(names)
+    return quality_metric_names(names)
 
 
 def content_size_figures(condensed: SizeReport, original: SizeReport) -> dict[str, float]:

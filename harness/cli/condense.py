@@ -21,13 +21,13 @@ from pathlib import Path
 
 import click
 import numpy as np
-import yaml
 
 from condensers import registry
 from condensers.base import train_users
 from condensers.context import CondenseContext
 from condensers.registry import available
 from harness.budget import Budget
+from harness.cli.options import param_option, parse_pairs
 from harness.cli.output import emit_json, say
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import ConfigError
@@ -50,14 +50,7 @@ from recommenders.settings import TrainSettings
     show_default=True,
     help="synthetic users: a count (47) or a share (5%, 0.05)",
 )
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="parameter of the method (repeatable), e.g. --param alpha=0.5 --param m=2",
-)
+@param_option("parameter of the method (repeatable), e.g. --param alpha=0.5 --param m=2")
 @click.option(
     "--seed",
     type=int,
@@ -156,20 +149,6 @@ def load_original(reference: str, ctx: CondenseContext) -> Dataset:
     if is_dataset_folder(reference):
         return Dataset.load(reference)
     return ctx.load_variant(reference, "original")
-
-
-def parse_pairs(pairs: tuple[str, ...], option: str) -> dict:
-    """``("alpha=0.5", "m=2")`` -> {"alpha": 0.5, "m": 2}: each VALUE read as a YAML scalar."""
-    values = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"{option}: expected KEY=VALUE, got {pair!r}")
-        try:
-            values[key.strip()] = yaml.safe_load(value)
-        except yaml.YAMLError:
-            raise ConfigError(f"{option} {key.strip()}: cannot read {value!r}") from None
-    return values
 
 
 def accepted_params(condenser_cls: type) -> list[str]:

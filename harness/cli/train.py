@@ -20,6 +20,7 @@ from typing import Any
 import click
 
 import recommenders
+from harness.cli.options import param_option, parse_pairs
 from harness.cli.output import emit_json, say, table
 from harness.errors import ConfigError
 from harness.seeds import SEEDS_HELP, parse_seeds
@@ -175,14 +176,7 @@ def format_report(report: dict) -> str:
     show_default=True,
     help="Budget of --condenser: a count (47), a share (5%) or all.",
 )
-@click.option(
-    "-p",
-    "--param",
-    "params",
-    multiple=True,
-    metavar="KEY=VALUE",
-    help="Parameter of --condenser (repeatable), e.g. --param text_tokens=3.",
-)
+@param_option("Parameter of --condenser (repeatable), e.g. --param text_tokens=3.")
 @click.option("--llm", default="replay", show_default=True, help="LLM of --condenser.")
 @click.option(
     "--train-set",
@@ -225,7 +219,6 @@ def train(
 ):
     """Train MODEL on a train set of DATASET and report test metrics over seeds."""
     # lazy: pandas, numpy and the run floor (~0.5 s); train --help needs none
-    from harness.cli.condense import parse_pairs
     from harness.dataset import Dataset
     from harness.metrics import quality
     from harness.run.config import ALL_USERS

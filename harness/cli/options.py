@@ -1,0 +1,32 @@
+"""Command-line options and their parsing shared by several `condbench` commands.
+
+Light on purpose: a command module imports it at its top, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import click
+import yaml
+
+from harness.errors import ConfigError
+
+
+def param_option(help_text: str):
+    """``-p/--param KEY=VALUE`` (repeatable): one condenser parameter each (`parse_pairs`)."""
+    return click.option(
+        "-p", "--param", "params", multiple=True, metavar="KEY=VALUE", help=help_text
+    )
+
+
+def parse_pairs(pairs: tuple[str, ...], option: str) -> dict:
+    """``("alpha=0.5", "m=2")`` -> {"alpha": 0.5, "m": 2}: each VALUE read as a YAML scalar."""
+    values = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"{option}: expected KEY=VALUE, got {pair!r}")
+        try:
+            values[key.strip()] = yaml.safe_load(value)
+        except yaml.YAMLError:
+            raise ConfigError(f"{option} {key.strip()}: cannot read {value!r}") from None
+    return values
