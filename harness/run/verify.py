@@ -8,7 +8,8 @@ every test and dev metric that moved by more than the tolerance is reported.
 
 Float results of CPU training depend on the instruction set torch's kernels use (AVX2 and
 AVX-512 round differently), so a record is reproducible bit for bit on the CPU kind it names
-(`Environment.cpu`); on another kind its metrics move by a few thousandths. The report says
+(`Environment.cpu`); on another kind its metrics move by a few thousandths, and by up to
+~0.05 where a method's choice hangs on trained embeddings (TF-DCon's clustering). The report says
 when the CPU differs. ``rewrite=True`` re-records: each fresh record replaces its file (same
 path, command and tuning), for a deliberate re-commit whose reason goes in the commit.
 """
