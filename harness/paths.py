@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import shutil
 import tempfile
@@ -57,13 +58,32 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
         yield tmp
-        if path.exists():
-            old = path.with_name(f".{path.name}.old")
-            shutil.rmtree(old, ignore_errors=True)
-            os.replace(path, old)
-            os.replace(tmp, path)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, path)
+        _move_into_place(tmp, path)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _move_into_place(tmp: Path, path: Path, attempts: int = 5) -> None:
+    """Rename `tmp` to `path`, moving a `path` that is there (or that another process writes
+    meanwhile, e.g. two grid workers caching the same content-keyed set) aside first."""
+    for _ in range(attempts):
+        try:
+            os.replace(tmp, path)  # `path` absent: one atomic rename
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        old = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".old"))
+        try:
+            os.replace(path, old)  # onto the empty folder `old`; gone already: just retry
+        except FileNotFoundError:
+            pass
+        try:
+            os.replace(tmp, path)
+            return
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+    raise OSError(errno.EEXIST, f"{path} keeps being written by another process")

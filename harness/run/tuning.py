@@ -19,10 +19,13 @@ as a record of method ``<label>-tuned`` whose ``tuning`` names the study and tri
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import importlib.util
 import json
 import os
 import socket
+import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -147,14 +150,7 @@ class Tuner:
     # ---- the study ------------------------------------------------------------------------
     def open_study(self):
         optuna.logging.set_verbosity(optuna.logging.ERROR)  # over-budget trials are expected
-        with warnings.catch_warnings():  # heartbeats are "experimental" in Optuna
-            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
-            storage = optuna.storages.RDBStorage(
-                driver_url(self.storage),
-                heartbeat_interval=HEARTBEAT_S,
-                grace_period=GRACE_S,
-                engine_kwargs=_engine_kwargs(self.storage),
-            )
+        storage = self._rdb_storage()
         sampler = optuna.samplers.TPESampler(seed=self.spec.sampler_seed)
         return optuna.create_study(
             study_name=self.study_name,
@@ -163,6 +159,28 @@ class Tuner:
             direction="maximize",
             load_if_exists=True,
         )
+
+    def _rdb_storage(self, attempts: int = 5):
+        """Optuna's RDB storage. Workers that start together on a new database race to create
+        its tables and stamp its schema version; on SQLite they take turns (a file lock beside
+        the database), elsewhere the loser retries and opens what the winner made."""
+        for attempt in range(attempts):
+            try:
+                with _creation_lock(self.storage), warnings.catch_warnings():
+                    # heartbeats are "experimental" in Optuna
+                    warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+                    return optuna.storages.RDBStorage(
+                        driver_url(self.storage),
+                        heartbeat_interval=HEARTBEAT_S,
+                        grace_period=GRACE_S,
+                        engine_kwargs=_engine_kwargs(self.storage),
+                    )
+            except Exception as exc:
+                raced = any(sign in str(exc) for sign in _CREATION_RACE)
+                if not raced or attempt == attempts - 1:
+                    raise
+                time.sleep(0.5 * (attempt + 1))
+        raise AssertionError("unreachable")
 
     def suggest(self, trial) -> dict[str, Any]:
         return {name: _suggest(trial, name, spec) for name, spec in self.spec.space.items()}
@@ -256,6 +274,25 @@ def driver_url(url: str) -> str:
         if importlib.util.find_spec("psycopg2") is not None:
             return "postgresql+psycopg2://" + url.split("://", 1)[1]
     return url
+
+
+# what a worker sees when another one created the same new database a moment before
+_CREATION_RACE = ("already exists", "UNIQUE constraint failed", "duplicate key")
+
+
+@contextlib.contextmanager
+def _creation_lock(url: str):
+    """An exclusive lock on ``<database>.lock`` for a SQLite file URL; nothing otherwise."""
+    path = url.split(":///", 1)[1] if url.startswith("sqlite:///") else ""
+    if not path or path == ":memory:":
+        yield
+        return
+    with open(f"{path}.lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _engine_kwargs(url: str) -> dict:
