@@ -2,7 +2,7 @@
 
     for batch in progress(batches, desc="naml seed 0 epoch 1"):
         ...
-    with progress_bar(total=len(keys), desc="LLM titles", unit="req") as bar:
+    with Progress(total=len(keys), desc="LLM titles", unit="req") as bar:
         bar.update()
 
 When stderr is a terminal this is a plain tqdm bar. When it is not (CI, a log file, a pipe)
@@ -22,7 +22,7 @@ import os
 import sys
 import time
 from collections.abc import Iterable, Iterator
-from typing import IO, TypeVar
+from typing import IO, Any, TypeVar
 
 T = TypeVar("T")
 
@@ -135,50 +135,15 @@ class Progress:
         self.close()
 
 
-def progress(
-    iterable: Iterable[T],
-    *,
-    total: int | None = None,
-    desc: str = "",
-    unit: str = "it",
-    enabled: bool = True,
-    leave: bool = False,
-    every: float | None = None,
-    file: IO[str] | None = None,
-) -> Iterator[T]:
-    """Iterate `iterable` with a `Progress` (total: `len(iterable)` when it has one)."""
+def progress(iterable: Iterable[T], *, total: int | None = None, **options: Any) -> Iterator[T]:
+    """Iterate `iterable` with a `Progress` (total: `len(iterable)` when it has one); `options`
+    are `Progress`'s (desc, unit, enabled, leave, every, file)."""
     if total is None and hasattr(iterable, "__len__"):
         total = len(iterable)  # type: ignore[arg-type]
-    bar = Progress(
-        total, desc=desc, unit=unit, enabled=enabled, leave=leave, every=every, file=file
-    )
-    try:
+    with Progress(total, **options) as bar:
         for item in iterable:
             yield item
             bar.update()
-    finally:
-        bar.close()
-
-
-@contextlib.contextmanager
-def progress_bar(
-    total: int | None = None,
-    *,
-    desc: str = "",
-    unit: str = "it",
-    enabled: bool = True,
-    leave: bool = False,
-    every: float | None = None,
-    file: IO[str] | None = None,
-) -> Iterator[Progress]:
-    """`Progress` as a context manager (closed, with its last line, on exit)."""
-    bar = Progress(
-        total, desc=desc, unit=unit, enabled=enabled, leave=leave, every=every, file=file
-    )
-    try:
-        yield bar
-    finally:
-        bar.close()
 
 
 def quiet_model_loading() -> None:

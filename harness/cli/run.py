@@ -17,7 +17,7 @@ import click
 from harness.cli.container import maybe_run_in_container
 from harness.cli.output import clean, emit_json, say, table
 from harness.errors import CheckFailed, ConfigError
-from harness.progress import progress, progress_bar
+from harness.progress import Progress, progress
 from harness.run.tracking import Tracker, default_target
 
 DEFAULT_RESULTS = "results"
@@ -151,7 +151,7 @@ def run(
         runner = GridRunner(
             config, results_dir, tracker, cache=cache, mirror=mirror, command=command
         )
-        with progress_bar(len(todo), desc="grid", unit="cell", leave=True) as bar:
+        with Progress(len(todo), desc="grid", unit="cell", leave=True) as bar:
             for cell in todo:
                 bar.write(clean(f"cell {cell.key}"))
                 runner.run_cell(cell)

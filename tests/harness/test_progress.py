@@ -9,7 +9,7 @@ import sys
 import textwrap
 
 from harness import progress as progress_module
-from harness.progress import Progress, progress, progress_bar
+from harness.progress import Progress, progress
 
 
 class Clock:
@@ -40,7 +40,7 @@ def test_short_inner_bars_print_nothing_unless_left():
     for _ in progress(range(50), desc="epoch 1", file=stream, every=10):
         pass
     assert stream.getvalue() == ""
-    with progress_bar(3, desc="cells", file=stream, every=10, leave=True) as bar:
+    with Progress(3, desc="cells", file=stream, every=10, leave=True) as bar:
         bar.write("cell a")
         bar.update(3)
     assert stream.getvalue().splitlines()[0] == "cell a"
