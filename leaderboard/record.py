@@ -137,21 +137,26 @@ class ResultRecord(_Strict):
 
     def relative_path(self) -> Path:
         """Where this record lives below a results folder."""
-        parts = [self.dataset.name, self.method.name, f"budget={self.budget}", self.recommender]
-        return Path(*[_SAFE_PART.sub("_", p) for p in parts]) / f"seed={self.seed}.json"
+        return record_path("", *self.cell_key)
 
 
 def record_path(
     results_dir: str | Path, dataset: str, method: str, budget: str, recommender: str, seed: int
 ) -> Path:
+    """`results_dir`/dataset/method/budget=B/recommender/seed=N.json, each part `safe_part`."""
     parts = [dataset, method, f"budget={budget}", recommender]
-    return Path(results_dir, *[_SAFE_PART.sub("_", p) for p in parts], f"seed={seed}.json")
+    return Path(results_dir, *[safe_part(p) for p in parts], f"seed={seed}.json")
+
+
+def record_json(record: ResultRecord) -> str:
+    """The one text form of a record file."""
+    return record.model_dump_json(indent=2) + "\n"
 
 
 def write_record(record: ResultRecord, results_dir: str | Path) -> Path:
     """Write atomically: a crash leaves the old record or the new one, never half of one."""
     path = Path(results_dir) / record.relative_path()
-    atomic_write_text(path, record.model_dump_json(indent=2) + "\n")
+    atomic_write_text(path, record_json(record))
     return path
 
 

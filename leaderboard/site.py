@@ -32,7 +32,7 @@ from harness.progress import progress
 from leaderboard.aggregate import Entry, aggregate
 from leaderboard.chart import Chart, build_chart
 from leaderboard.downloads import entries_csv, entries_json
-from leaderboard.record import ResultRecord, read_record
+from leaderboard.record import ResultRecord, read_record, record_json
 
 SITE_MARKER = ".condbench-site"
 _ANCHOR_UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
@@ -241,9 +241,7 @@ def _copy_records(items: list[LoadedRecord], folder: Path) -> list[tuple[int, st
         if item.path is not None:
             shutil.copyfile(item.path, folder / name)
         else:
-            (folder / name).write_text(
-                item.record.model_dump_json(indent=2) + "\n", encoding="utf-8"
-            )
+            (folder / name).write_text(record_json(item.record), encoding="utf-8")
         links.append((item.record.seed, name))
     return links
 

@@ -25,7 +25,7 @@ from harness.progress import progress
 from harness.run.config import ExperimentConfig, parse_config
 from harness.run.provenance import cpu_name
 from harness.run.runner import Cell, GridRunner
-from leaderboard.record import ResultRecord, read_record
+from leaderboard.record import ResultRecord, read_record, record_json
 
 DEFAULT_TOLERANCE = 1e-4  # absolute; CPU runs are bit-for-bit repeatable on one machine
 
@@ -166,7 +166,7 @@ def verify_records(
         differences.extend(compare(name, record, fresh, tolerance))
         if rewrite:
             fresh = fresh.model_copy(update={"command": record.command})
-            atomic_write_text(Path(name), fresh.model_dump_json(indent=2) + "\n")
+            atomic_write_text(Path(name), record_json(fresh))
             rewritten.append(name)
     here = cpu_name()
     return VerifyReport(
