@@ -34,6 +34,7 @@ from typing import Any
 import optuna
 from optuna.trial import TrialState
 
+from harness.budget import ALL_USERS
 from harness.errors import CondbenchError, ConfigError
 from harness.hashing import content_key
 from harness.metrics import quality
@@ -125,7 +126,7 @@ class Tuner:
         """Dev metrics of the recommender trained on Original (same seed), cached on disk."""
         if self._original_dev is None:
             base = self.base_cell()
-            cell = Cell(dataset=base.dataset, method="original", condenser="original", budget="all",
+            cell = Cell(dataset=base.dataset, method="original", condenser="original", budget=ALL_USERS,
                         recommender=base.recommender, seed=base.seed)  # fmt: skip
             original = self.runner.original(cell.dataset)
             payload = {"dataset": original.fingerprint(), "recommender": cell.recommender,
