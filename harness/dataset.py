@@ -14,6 +14,11 @@ Every dataset and every condensed set is a `Dataset`:
 A condensed set has the same schema: its ``train`` split (and possibly ``items`` and
 ``histories``) differ; ``dev`` and ``test`` are always the original ones. Datasets are
 stored as Parquet plus a ``manifest.json``.
+
+A sequential dataset (``meta["kind"] == "sequential"``) uses the same tables with the
+conventions of `harness.sequences` (train rows of one sequence share ``group_id``, in row
+order; ``histories`` are the original train sequences); a soft train set is ``soft`` (a
+`harness.sequences.SoftSequences`, saved as ``soft.safetensors``) with an empty train split.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import pyarrow.parquet as pq
 
 from harness.errors import DataError
 from harness.paths import atomic_dir
+from harness.sequences import SOFT_FILE, SoftSequences
 
 SPLITS = ("train", "dev", "test")
 INTERACTION_COLUMNS = ("split", "user_id", "item_id", "label", "group_id")
@@ -44,6 +50,7 @@ class Dataset:
     histories: pd.DataFrame
     interactions: pd.DataFrame
     meta: dict = field(default_factory=dict)
+    soft: SoftSequences | None = None  # a soft synthetic train set (sequential track)
 
     # ---- views -------------------------------------------------------------------------
     def fingerprint(self) -> str:
@@ -57,6 +64,8 @@ class Dataset:
         digest.update(_int_column_bytes(self.histories["user_id"]))
         digest.update(_ragged_bytes(self.histories["history"]))
         digest.update(pd.util.hash_pandas_object(self.interactions, index=False).to_numpy().tobytes())
+        if self.soft is not None:  # absent for hard sets: their fingerprints are unchanged
+            digest.update(self.soft.digest().encode())
         return digest.hexdigest()
 
     def split(self, name: str) -> pd.DataFrame:
@@ -87,10 +96,12 @@ class Dataset:
         items: pd.DataFrame | None = None,
         histories: pd.DataFrame | None = None,
         meta: dict | None = None,
+        soft: SoftSequences | None = None,
     ) -> Dataset:
         """A condensed set: this dataset with its train split (and maybe items/histories) replaced.
 
-        Dev and test stay the original ones. ``histories`` replaces the rows of the users it
+        Dev and test stay the original ones. ``soft`` is the set's soft sequences (a soft set
+        passes an empty `train`); a set without it holds none. ``histories`` replaces the rows of the users it
         names and keeps every other user's (dev/test users still need theirs).
         """
         train = train.copy()
@@ -111,6 +122,7 @@ class Dataset:
             histories=new_histories,
             interactions=normalise_interactions(interactions),
             meta=new_meta,
+            soft=soft,
         )
 
     # ---- checks ------------------------------------------------------------------------
@@ -157,6 +169,11 @@ class Dataset:
                     file=f"{src}:histories",
                     where=f"row {row}, user {int(self.histories['user_id'].iloc[row])}",
                 )
+        if self.soft is not None and self.soft.shape[2] != self.num_items:
+            raise DataError(
+                f"soft sequences range over {self.soft.shape[2]} items, the item table has {self.num_items}",
+                file=f"{src}:soft",
+            )
         with_history = set(self.histories["user_id"].tolist())
         lacking = ~self.interactions["user_id"].isin(with_history)
         if lacking.any():
@@ -185,6 +202,10 @@ class Dataset:
                 "text_fields": list(self.text_fields),
                 "meta": self.meta,
             }
+            if self.soft is not None:
+                self.soft.save(tmp)
+                manifest["soft"] = {"file": SOFT_FILE, "form": self.soft.form,
+                                    "shape": list(self.soft.shape)}  # fmt: skip
             (tmp / "manifest.json").write_text(
                 json.dumps(manifest, indent=2, sort_keys=True, default=str)
             )
@@ -225,6 +246,7 @@ class Dataset:
             histories=histories,
             interactions=normalise_interactions(tables["interactions"]),
             meta=manifest.get("meta", {}),
+            soft=SoftSequences.load(folder) if manifest.get("soft") else None,
         )
 
 

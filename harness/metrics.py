@@ -2,7 +2,9 @@
 
 Metric names (configs, records, JSON, tables) are a registered kind, with ``@K`` for the
 kinds that take a cutoff: ``AUC``, ``MRR``, ``NDCG@K`` and ``Recall@K`` are built in.
-`parse_metric` is the one function that reads them. Each kind is a `MetricSpec` in the
+`parse_metric` is the one function that reads them. ``HR@K`` (hit rate: a positive in the
+top K) is registered for the sequential track, and ``MRR@K`` (MRR cut at K) there too:
+``MRR`` takes an optional cutoff. Each kind is a `MetricSpec` in the
 `METRICS` registry (below): whether it takes a cutoff, whether it enters Quality, its
 display order and how it is computed; adding a metric is one spec and one
 ``METRICS.register`` call. Which cutoffs a dataset reports is the data source's
@@ -16,7 +18,9 @@ scikit-learn's ``ndcg_score`` computes; for AUC ties count one half).
 
 - ``NDCG@K``: DCG of the top K (binary gains, log2 discount) / ideal DCG of the top K.
 - ``Recall@K``: positives in the top K / positives in the group.
-- ``MRR``: sum of 1/rank over the positives / number of positives (the MIND definition).
+- ``MRR``: sum of 1/rank over the positives / number of positives (the MIND definition);
+  ``MRR@K`` counts only ranks up to K.
+- ``HR@K``: 1 when a positive is in the top K (with ties: the probability that one is).
 - ``AUC``: probability that a random positive outscores a random negative.
 """
 
@@ -97,6 +101,7 @@ class MetricSpec:
     kind: str
     compute: MetricCompute
     cutoff: bool = False
+    optional_cutoff: bool = False  # the kind reads with or without ``@K`` (MRR, MRR@10)
     quality: bool = False
     higher_is_better: bool = True
     order: int = 100
@@ -106,6 +111,8 @@ class MetricSpec:
     @property
     def pattern(self) -> str:
         """The name pattern: ``NDCG@K`` or ``AUC``."""
+        if self.optional_cutoff:
+            return f"{self.kind}[@K]"
         return f"{self.kind}@K" if self.cutoff else self.kind
 
 
@@ -151,9 +158,37 @@ def _recall(ranked: RankedGroups, k: int | None) -> np.ndarray:
 
 
 def _mrr(ranked: RankedGroups, k: int | None) -> np.ndarray:
-    reciprocal = ranked.per_group_sum(ranked.tie_label / (ranked.position + 1.0))
+    reciprocal_rank = ranked.tie_label / (ranked.position + 1.0)
+    if k is not None:
+        reciprocal_rank = np.where(ranked.position < k, reciprocal_rank, 0.0)
+    reciprocal = ranked.per_group_sum(reciprocal_rank)
     positives = ranked.positives
     return np.divide(reciprocal, positives, out=np.zeros_like(reciprocal), where=positives > 0)
+
+
+def _hit(ranked: RankedGroups, k: int | None) -> np.ndarray:
+    """P(a positive is in the top k) under a uniformly random order of tied candidates.
+
+    Only the tie block that straddles position k is random: it fills ``taken`` of the top k
+    slots with a uniform subset of its rows, which misses all its positives with the
+    hypergeometric probability C(len - pos, taken) / C(len, taken); blocks above k hit when
+    they hold a positive, blocks below never do.
+    """
+    block_start, block_len = ranked.block_start, ranked.block_len
+    block_pos = np.add.reduceat(ranked.labels, block_start)
+    taken = np.clip(k - ranked.position[block_start], 0, block_len)
+    p_none = np.where((taken == block_len) & (block_pos > 0), 0.0, 1.0)  # whole or no block
+    straddles = np.flatnonzero((taken > 0) & (taken < block_len) & (block_pos > 0))
+    for b in straddles:  # at most one block per group
+        n, pos, m = int(block_len[b]), int(block_pos[b]), int(taken[b])
+        p_none[b] = 0.0 if n - pos < m else math.comb(n - pos, m) / math.comb(n, m)
+    groups = len(ranked.group_start)
+    block_group = ranked.group_index[block_start]
+    log_none = np.bincount(
+        block_group, weights=np.log(np.maximum(p_none, 1e-300)), minlength=groups
+    )
+    missed = np.bincount(block_group, weights=(p_none == 0.0), minlength=groups) == 0
+    return np.where(missed, 1.0 - np.exp(log_none), 1.0)
 
 
 def _auc(ranked: RankedGroups, k: int | None) -> np.ndarray:
@@ -171,10 +206,13 @@ def _auc(ranked: RankedGroups, k: int | None) -> np.ndarray:
 
 for _spec in (
     MetricSpec("AUC", _auc, order=0, description="P(a positive outscores a negative)"),
-    MetricSpec("MRR", _mrr, order=1, description="mean 1/rank over the positives"),
+    MetricSpec("MRR", _mrr, optional_cutoff=True, order=1,
+               description="mean 1/rank over the positives (MRR@K: ranks up to K)"),
     MetricSpec("NDCG", _ndcg, cutoff=True, quality=True, order=2, description="NDCG of the top K"),
     MetricSpec("Recall", _recall, cutoff=True, quality=True, order=3,
                description="share of the positives in the top K"),
+    MetricSpec("HR", _hit, cutoff=True, quality=True, order=4, default=False,
+               description="a positive in the top K (hit rate; sequential track)"),
 ):  # fmt: skip
     METRICS.register(_spec.kind, _spec)
 del _spec
@@ -205,7 +243,7 @@ class Metric:
 def _accepted() -> str:
     specs = metric_specs()
     text = "accepted: " + ", ".join(spec.pattern for spec in specs)
-    if any(spec.cutoff for spec in specs):
+    if any(spec.cutoff or spec.optional_cutoff for spec in specs):
         text += " with K a positive integer"
     return text
 
@@ -229,7 +267,7 @@ def parse_metric(text: str | Metric) -> Metric:
         raise ConfigError(f"unknown metric {raw_kind!r} in {text!r}; {_accepted()}")
     spec = METRICS.get(raw_kind)
     kind = spec.kind
-    if spec.cutoff:
+    if spec.cutoff or (spec.optional_cutoff and raw_k is not None):
         if raw_k is None:
             raise ConfigError(f"metric {text!r} needs a cutoff, e.g. '{kind}@5'; {_accepted()}")
         if not raw_k.isdigit() or int(raw_k) < 1:

@@ -23,6 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from harness.dataset import Dataset
+from harness.sequences import hard_sequences, interaction_equivalents, sequence_count
 from harness.text import get_tokenizer
 
 KB = 1024
@@ -108,4 +109,77 @@ def size_ratio(condensed: SizeReport, original: SizeReport) -> dict[str, float]:
         "ratio_item": ratio(condensed.item_bytes, original.item_bytes),
         "ratio_user": ratio(condensed.user_bytes, original.user_bytes),
         "ratio_overall": ratio(condensed.overall_bytes, original.overall_bytes),
+    }
+
+
+# ---- the sequential track: interaction-equivalents, sequences, bytes both ways --------------
+
+
+@dataclass(frozen=True)
+class SequenceSizeReport:
+    """What the sequential ratio counts of one train set (`harness.sequences`).
+
+    ``interactions``: interaction-equivalents (S × L for a soft set, train rows for a hard
+    one); ``sequences``: S, or a hard set's distinct sequences; ``stored_bytes``: a hard
+    set's canonical TSV (`sequences_tsv`), a soft set's tensors as stored without frozen
+    tables (float32); ``frozen_bytes``: those frozen tables; ``dense_bytes``: a soft set
+    written out densely (S × L × items float32), a hard set's TSV again.
+    """
+
+    interactions: int
+    sequences: int
+    stored_bytes: int
+    frozen_bytes: int
+    dense_bytes: int
+
+
+def sequences_tsv(dataset: Dataset) -> str:
+    """A hard train set as UTF-8 TSV: a header, then one line per sequence: its id, a tab,
+    its item ids separated by spaces (in order)."""
+    ids, sequences = hard_sequences(dataset)
+    lines = ["sequence_id\titems"]
+    lines += [
+        f"{s}\t{' '.join(map(str, items.tolist()))}"
+        for s, items in zip(ids.tolist(), sequences, strict=True)
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sequence_sizes(dataset: Dataset) -> SequenceSizeReport:
+    soft = dataset.soft
+    if soft is None:
+        text_bytes = len(sequences_tsv(dataset).encode("utf-8"))
+        stored, frozen, dense = text_bytes, 0, text_bytes
+    else:
+        stored = soft.stored_bytes()
+        frozen = soft.stored_bytes(with_frozen=True) - stored
+        dense = soft.dense_bytes()
+    return SequenceSizeReport(
+        interactions=interaction_equivalents(dataset),
+        sequences=sequence_count(dataset),
+        stored_bytes=stored,
+        frozen_bytes=frozen,
+        dense_bytes=dense,
+    )
+
+
+def sequence_size_figures(
+    condensed: SequenceSizeReport, original: SequenceSizeReport
+) -> dict[str, float]:
+    """The record's size figures: the headline ratio (``ratio_overall``) is interaction-
+    equivalents over the original's train interactions; bytes both ways over the original's
+    canonical TSV."""
+
+    def ratio(small: float, full: float) -> float:
+        return small / full if full else float("nan")
+
+    return {
+        "ratio_overall": ratio(condensed.interactions, original.interactions),
+        "interactions": float(condensed.interactions),
+        "sequences": condensed.sequences,
+        "stored_kb": condensed.stored_bytes / KB,
+        "frozen_kb": condensed.frozen_bytes / KB,
+        "dense_kb": condensed.dense_bytes / KB,
+        "ratio_stored": ratio(condensed.stored_bytes, original.stored_bytes),
+        "ratio_dense": ratio(condensed.dense_bytes, original.stored_bytes),
     }

@@ -66,6 +66,8 @@ class Track:
     sizes: Callable[[Dataset], Any]
     ratio: Callable[[Any, Any], dict[str, float]]
     ratio_definition: str = ""  # one line for docs and the leaderboard
+    ratio_label: str = "condensation ratio"  # the leaderboard chart's x axis
+    random_method: str = "random"  # the method ΔRandom compares with (at the same budget)
 
     def check_dataset(self, dataset: Dataset) -> None:
         """Refuse a dataset of another kind, naming both."""

@@ -14,9 +14,17 @@ Figures per entry (DESIGN.md, "Protocol and metrics"):
   for bit);
 - **chance-adjusted Quality**: mean of (metric(S) − chance) / (metric(Original) − chance), with
   ``chance`` from the records' ``reference["chance"]``;
-- **ΔRandom**: Quality(S) − Quality(``random`` at the same budget, same recommender);
-- training speed-up: mean train_s of Original / mean train_s of S; ratios from ``sizes``
-  (an ``original`` record without sizes has ratio 1).
+- **ΔRandom**: Quality(S) − Quality(the track's ``random_method`` at the same budget, same
+  recommender): ``random`` in the content track, ``random-users`` in the sequential one;
+- training speed-up: mean train_s of Original / mean train_s of S; sizes and ratios from
+  ``sizes``, by the track's definition (``ratio_overall`` is its headline ratio; the content
+  track fills item/user/overall KB, the sequential track interactions, sequences and KB both
+  ways; the other track's fields stay None). An ``original`` record without sizes has ratio 1
+  (overall, and each other ratio its dataset's other entries report).
+
+What a track names (its ratio's label, its random method) comes from the registered track
+(`recommenders.tracks.TRACKS`); a track that is not registered here (a plugin's records read
+without the plugin) gets `harness.tracks.Track`'s defaults, so its records still render.
 
 The statistics themselves (bootstrap, Quality, ΔRandom) are `harness.metrics`, the same
 code the end-of-run summary of `condbench run` uses; this module only groups records.
@@ -29,7 +37,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import numpy as np
@@ -43,12 +51,44 @@ from harness.metrics import (
     quality,
     summarise,
 )
+from harness.tracks import Track
 from leaderboard.record import Environment, ResultRecord
+from recommenders.tracks import TRACKS
 
 ORIGINAL_METHOD = "original"
-RANDOM_METHOD = "random"
 REFERENCE_SCORERS = ("chance", "popularity")
 _SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+_TRACK_DEFAULTS = {f.name: f.default for f in fields(Track)}
+# the record's size figures an Entry carries (means over seeds), content's then sequential's
+SIZE_FIELDS = (
+    "ratio_item", "ratio_user", "ratio_overall", "item_kb", "user_kb", "overall_kb",
+    "interactions", "sequences", "stored_kb", "frozen_kb", "dense_kb", "ratio_stored",
+    "ratio_dense",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrackView:
+    """What the leaderboard shows of a track: its name, its ratio's label and definition,
+    and the method ΔRandom compares with."""
+
+    name: str
+    ratio_label: str
+    ratio_definition: str
+    random_method: str
+
+
+def track_view(name: str) -> TrackView:
+    """The registered track's labels; `Track`'s defaults for a track not registered here."""
+    track = TRACKS.get(name) if name in TRACKS else None
+    return TrackView(
+        name=name,
+        ratio_label=track.ratio_label if track else _TRACK_DEFAULTS["ratio_label"],
+        ratio_definition=track.ratio_definition if track else "",
+        random_method=track.random_method if track else _TRACK_DEFAULTS["random_method"],
+    )
 
 
 def budget_sort_key(budget: str) -> tuple:
@@ -93,12 +133,21 @@ class Entry(BaseModel):
     quality_ci95: tuple[float, float] | None
     quality_chance_adjusted: float | None
     delta_random: float | None
+    random_method: str  # what delta_random compares with (the track's)
+    ratio_label: str  # what ratio_overall is (the track's headline ratio)
     ratio_item: float | None
     ratio_user: float | None
     ratio_overall: float | None
     item_kb: float | None
     user_kb: float | None
     overall_kb: float | None
+    interactions: float | None  # sequential: interaction-equivalents (S x L for a soft set)
+    sequences: float | None
+    stored_kb: float | None  # as stored, without frozen tables
+    frozen_kb: float | None
+    dense_kb: float | None  # written out densely
+    ratio_stored: float | None
+    ratio_dense: float | None
     train_s: float
     condense_s: float
     train_speedup: float | None
@@ -223,13 +272,34 @@ def _reference_quality(
     return out
 
 
-def _mean_size(
-    records: list[ResultRecord], field: str, is_original: bool, original_value: float | None
-) -> float | None:
-    values = [getattr(r.sizes, field) for r in records if r.sizes is not None]
-    if values:
-        return float(np.mean(values))
-    return original_value if is_original else None
+def _mean_sizes(records: list[ResultRecord], is_original: bool, ratios: set[str]) -> dict:
+    """Each size field's mean over the seeds that report it; an Original without sizes has
+    ratio 1 in `ratios` (its dataset's other entries' ratio fields) and in ratio_overall."""
+    out: dict[str, float | None] = {}
+    for name in SIZE_FIELDS:
+        values = [getattr(r.sizes, name) for r in records if r.sizes is not None]
+        values = [v for v in values if v is not None]
+        if values:
+            out[name] = float(np.mean(values))
+        elif is_original and (name == "ratio_overall" or name in ratios):
+            out[name] = 1.0
+        else:
+            out[name] = None
+    return out
+
+
+def _ratio_fields(groups: Iterable[_Group]) -> dict[tuple[str, str], set[str]]:
+    """(track, dataset) -> the ratio fields some record of it reports."""
+    out: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for group in groups:
+        first = group.records[0]
+        for record in group.records:
+            if record.sizes is not None:
+                reported = record.sizes.model_dump()
+                out[(first.track, first.dataset.name)] |= {
+                    name for name in reported if name.startswith("ratio_")
+                }
+    return out
 
 
 def _llm_label(records: list[ResultRecord]) -> str | None:
@@ -238,7 +308,12 @@ def _llm_label(records: list[ResultRecord]) -> str | None:
 
 
 def _entry(
-    group: _Group, original: _Group | None, scored: _Quality, random_quality: float | None
+    group: _Group,
+    original: _Group | None,
+    scored: _Quality,
+    random_quality: float | None,
+    view: TrackView,
+    ratios: set[str],
 ) -> Entry:
     first = group.records[0]
     is_original = first.method.name == ORIGINAL_METHOD
@@ -269,12 +344,9 @@ def _entry(
             if scored.quality is not None and random_quality is not None
             else None
         ),
-        ratio_item=_mean_size(group.records, "ratio_item", is_original, 1.0),
-        ratio_user=_mean_size(group.records, "ratio_user", is_original, 1.0),
-        ratio_overall=_mean_size(group.records, "ratio_overall", is_original, 1.0),
-        item_kb=_mean_size(group.records, "item_kb", is_original, None),
-        user_kb=_mean_size(group.records, "user_kb", is_original, None),
-        overall_kb=_mean_size(group.records, "overall_kb", is_original, None),
+        random_method=view.random_method,
+        ratio_label=view.ratio_label,
+        **_mean_sizes(group.records, is_original, ratios),
         train_s=train_s,
         condense_s=float(np.mean([r.timings.condense_s for r in group.records])),
         train_speedup=(original_train_s / train_s)
@@ -302,6 +374,10 @@ def entry_sort_key(entry: Entry) -> tuple:
     )
 
 
+def _tracks(groups: dict[tuple[str, str, str, str], _Group]) -> set[str]:
+    return {group.records[0].track for group in groups.values()}
+
+
 def aggregate(records: Iterable[ResultRecord]) -> list[Entry]:
     """Group records into entries and compute every figure; stable order (`entry_sort_key`).
 
@@ -314,17 +390,21 @@ def aggregate(records: Iterable[ResultRecord]) -> list[Entry]:
     scores = {
         key: _quality(group, originals.get((key[0], key[3]))) for key, group in groups.items()
     }
+    views = {track: track_view(track) for track in _tracks(groups)}
     random_quality = {
-        (key[0], key[2], key[3]): scored.quality
-        for key, scored in scores.items()
-        if key[1] == RANDOM_METHOD
+        (key[0], key[2], key[3]): scores[key].quality
+        for key, group in groups.items()
+        if key[1] == views[group.records[0].track].random_method
     }
+    ratios = _ratio_fields(groups.values())
     entries = [
         _entry(
             group,
             originals.get((key[0], key[3])),
             scores[key],
             random_quality.get((key[0], key[2], key[3])),
+            views[group.records[0].track],
+            ratios[(group.records[0].track, key[0])],
         )
         for key, group in groups.items()
     ]

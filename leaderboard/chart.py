@@ -1,6 +1,8 @@
 """Geometry of the Quality-vs-ratio chart: pixel positions only; the SVG is a template.
 
-x: condensation ratio (overall), log scale; y: Quality, linear. Every entry of one dataset
+x: the track's headline ratio (``ratio_overall``: the content track's condensation ratio, the
+sequential track's interaction-equivalents ratio), log scale, labelled with the track's
+``ratio_label``; y: Quality, linear. Every entry of one dataset
 and recommender is a marker with its 95% interval as a vertical bar; the Pareto front (the
 entries no other entry beats on both a smaller ratio and a higher Quality) is a step line;
 the reference scorers are horizontal lines.
@@ -63,6 +65,7 @@ class Chart:
     pareto_points: str = ""  # SVG polyline "x,y x,y ..."
     legend: list[tuple[str, str]] = field(default_factory=list)  # (method, color)
     skipped: int = 0  # entries without a ratio or a Quality
+    x_label: str = "condensation ratio"  # the track's ratio_label
 
 
 def _percent(value: float) -> str:
@@ -91,9 +94,12 @@ def _plottable(entry: Entry) -> bool:
     return all(v is not None and math.isfinite(v) for v in values) and entry.ratio_overall > 0
 
 
-def build_chart(entries: list[Entry], href_of: dict[str, str]) -> Chart:
-    """The chart of one dataset and recommender; `href_of` maps entry slug -> page link."""
-    chart = Chart()
+def build_chart(
+    entries: list[Entry], href_of: dict[str, str], ratio_label: str = "condensation ratio"
+) -> Chart:
+    """The chart of one dataset and recommender; `href_of` maps entry slug -> page link;
+    `ratio_label` names the x axis (the track's ratio)."""
+    chart = Chart(x_label=ratio_label)
     plotted = [e for e in entries if _plottable(e)]
     chart.skipped = len(entries) - len(plotted)
     original = next((e for e in entries if e.is_original), None)

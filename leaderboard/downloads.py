@@ -1,5 +1,9 @@
 """The `leaderboard.csv` and `leaderboard.json` downloads.
 
+Both carry every track's size fields (``ratio_overall`` is the track's headline ratio, named
+by ``ratio_label``; a field of another track is empty / null) and the method ΔRandom compares
+with (``random_method``).
+
 The CSV is opened in spreadsheets, so a text cell that starts with ``=``, ``+``, ``-``, ``@``
 (or a tab / carriage return) is prefixed with ``'`` and can never run as a formula. Numbers
 are written as numbers (a negative ΔRandom stays a number).
@@ -33,11 +37,20 @@ _FIXED_COLUMNS = (
     "item_kb",
     "user_kb",
     "overall_kb",
+    "interactions",
+    "sequences",
+    "stored_kb",
+    "frozen_kb",
+    "dense_kb",
+    "ratio_stored",
+    "ratio_dense",
+    "ratio_label",
     "quality",
     "quality_ci95_low",
     "quality_ci95_high",
     "quality_chance_adjusted",
     "delta_random",
+    "random_method",
 )
 _TRAILING_COLUMNS = (
     "train_speedup",

@@ -12,7 +12,14 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from harness.errors import DataError
 from harness.paths import atomic_write_text
@@ -52,14 +59,32 @@ class DatasetInfo(_Strict):
 
 
 class SizeInfo(_Strict):
-    """Canonical sizes in KB (harness.sizes) and ratios to the original train set."""
+    """Sizes of the train set and its ratios to the original's, by the track's definition.
 
-    item_kb: float
-    user_kb: float
-    overall_kb: float
-    ratio_item: float
-    ratio_user: float
-    ratio_overall: float
+    ``ratio_overall`` is the track's headline ratio (the chart's x axis): canonical bytes in
+    the content track (with ``item_kb`` ... ``ratio_user``, harness.sizes), interaction-
+    equivalents in the sequential track (with ``interactions``, ``sequences`` and the bytes
+    both ways: ``stored_kb`` as stored without frozen tables, ``frozen_kb`` of those,
+    ``dense_kb`` written out densely). A track leaves the other track's fields out.
+    """
+
+    item_kb: float | None = None
+    user_kb: float | None = None
+    overall_kb: float | None = None
+    ratio_item: float | None = None
+    ratio_user: float | None = None
+    ratio_overall: float  # after the content fields: content records keep their text
+    interactions: float | None = None
+    sequences: int | None = None
+    stored_kb: float | None = None
+    frozen_kb: float | None = None
+    dense_kb: float | None = None
+    ratio_stored: float | None = None
+    ratio_dense: float | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_other_tracks(self, handler: Any) -> dict[str, Any]:
+        return {key: value for key, value in handler(self).items() if value is not None}
 
 
 class Timings(_Strict):
@@ -108,6 +133,9 @@ class ResultRecord(_Strict):
     seed: int
     metrics: dict[str, float]  # test metrics of this seed, names as parsed by harness.metrics
     dev_metrics: dict[str, float] = Field(default_factory=dict)
+    # test metrics under a track's secondary protocols, e.g. {"uni100": {...}}: the sequential
+    # track's fixed sampled negatives, for comparing with papers that sample (never ranked)
+    secondary_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
     reference: dict[str, dict[str, float]] = Field(default_factory=dict)  # chance, popularity
     groups_used: int = 0
     groups_dropped: int = 0
@@ -125,6 +153,13 @@ class ResultRecord(_Strict):
         if value != RECORD_SCHEMA_VERSION:
             raise ValueError(f"record schema version {value} is not {RECORD_SCHEMA_VERSION}")
         return value
+
+    @model_serializer(mode="wrap")
+    def _without_empty_secondary(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if not data.get("secondary_metrics"):  # records of tracks without one keep their text
+            data.pop("secondary_metrics", None)
+        return data
 
     @property
     def cell_key(self) -> tuple[str, str, str, str, int]:

@@ -1,7 +1,9 @@
 """Render entries into a static site that works from file:// with no network.
 
 Layout of SITE_DIR:
-    index.html                 charts and sortable tables, one section per dataset x recommender
+    index.html                 charts and sortable tables, one section per track x dataset x
+                               recommender (the chart's x axis and the table's size columns
+                               are the track's: `track_view`, `size_columns`)
     entries/<slug>.html        one page per entry
     records/<slug>/seed=N.json the records the entry was built from (copied byte for byte)
     leaderboard.csv, leaderboard.json
@@ -17,6 +19,7 @@ import math
 import re
 import shutil
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,10 +29,10 @@ import jinja2
 from markupsafe import Markup, escape
 
 from harness.errors import DataError
-from harness.metrics import is_quality_metric, metric_sort_key, metric_specs
+from harness.metrics import is_quality_metric, metric_sort_key, metric_spec
 from harness.paths import atomic_dir
 from harness.progress import progress
-from leaderboard.aggregate import Entry, aggregate
+from leaderboard.aggregate import Entry, TrackView, aggregate, track_view
 from leaderboard.chart import Chart, build_chart
 from leaderboard.downloads import entries_csv, entries_json
 from leaderboard.record import ResultRecord, read_record, record_json
@@ -44,6 +47,37 @@ class LoadedRecord:
     path: Path | None  # the file it was read from; None when built in memory
 
 
+@dataclass(frozen=True)
+class Column:
+    """One size column of a section's table: the Entry field it shows, and how."""
+
+    field: str
+    header: str
+    format: Callable[[float | None], str]
+    title: str = ""
+
+    def text(self, entry: Entry) -> str:
+        return self.format(getattr(entry, self.field))
+
+    def sort(self, entry: Entry) -> str:
+        return _sort_value(getattr(entry, self.field))
+
+
+@dataclass(frozen=True)
+class SizeLine:
+    """One size line of an entry page: a label and the Entry fields it joins with " / "."""
+
+    label: str
+    fields: tuple[str, ...]
+    format: Callable[[float | None], str]
+
+    def shown(self, entry: Entry) -> bool:
+        return any(getattr(entry, name) is not None for name in self.fields)
+
+    def text(self, entry: Entry) -> str:
+        return " / ".join(self.format(getattr(entry, name)) for name in self.fields)
+
+
 @dataclass
 class Section:
     track: str
@@ -54,6 +88,20 @@ class Section:
     metrics: list[str]
     chart: Chart
     has_original: bool
+    view: TrackView
+    columns: list[Column]
+
+    @property
+    def title(self) -> str:
+        return f"Quality vs {self.view.ratio_label}: {self.dataset}, {self.recommender}"
+
+
+@dataclass(frozen=True)
+class TrackNote:
+    """The intro's line for one track on the site: its ratio, Quality metrics, ΔRandom."""
+
+    view: TrackView
+    quality_patterns: str  # "NDCG@K, Recall@K": the kinds its entries' Quality averages
 
 
 @dataclass(frozen=True)
@@ -89,6 +137,21 @@ def _signed_pct(value) -> str:
 
 def _num(value) -> str:
     return "–" if _missing(value) else f"{value:.3g}"
+
+
+def _pct2(value) -> str:
+    return _pct(value, 2)
+
+
+def _kb(value) -> str:
+    return "–" if _missing(value) else f"{value:,.1f}"
+
+
+def _count(value) -> str:
+    """A count (a mean over seeds: whole unless the seeds differ)."""
+    if _missing(value):
+        return "–"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
 
 
 def _sort_value(value) -> str:
@@ -127,11 +190,87 @@ def template_environment() -> jinja2.Environment:
         link=safe_link,
         tojson_pretty=_json_pretty,
     )
-    # "NDCG@K, Recall@K": the kinds that enter Quality, from the metric registry
-    env.globals["quality_metric_patterns"] = ", ".join(
-        spec.pattern for spec in metric_specs() if spec.quality
-    )
     return env
+
+
+# ---- what a track shows: size columns, size lines, its Quality metrics -------------------
+
+# the size columns a table may show, in this order; a section shows those some entry of it
+# fills (content: the three ratios; sequential: its ratio, sequences and KB both ways), and
+# always the headline ratio (`_headline_column`)
+TABLE_COLUMNS = (
+    Column("ratio_item", "Ratio item", _pct2),
+    Column("ratio_user", "Ratio user", _pct2),
+    Column("ratio_overall", "Ratio overall", _pct2),
+    Column("sequences", "Sequences", _count, "sequences (users) in the train set"),
+    Column("stored_kb", "Stored KB", _kb, "KB as stored, without frozen tables"),
+    Column("dense_kb", "Dense KB", _kb, "KB written out densely"),
+)
+_PART_RATIOS = ("ratio_item", "ratio_user")
+# the entry page's size lines after the headline; each shown when an entry fills one of its
+# fields
+ENTRY_SIZE_LINES = (
+    SizeLine("Size KB (item / user / overall)", ("item_kb", "user_kb", "overall_kb"), _kb),
+    SizeLine("Interactions / sequences", ("interactions", "sequences"), _count),
+    SizeLine("Size KB (stored / frozen / dense)", ("stored_kb", "frozen_kb", "dense_kb"), _kb),
+    SizeLine("Bytes ratio (stored / dense)", ("ratio_stored", "ratio_dense"), _pct2),
+)
+
+
+def _ratio_header(view: TrackView) -> str:
+    """The track's ratio label, capitalised ("Interaction-equivalents ratio")."""
+    return view.ratio_label[:1].upper() + view.ratio_label[1:]
+
+
+def _headline_column(view: TrackView, with_parts: bool) -> Column:
+    """`ratio_overall`: "Ratio overall" beside item and user ratios, else the track's label."""
+    header = "Ratio overall" if with_parts else _ratio_header(view)
+    return Column("ratio_overall", header, _pct2, view.ratio_definition or view.ratio_label)
+
+
+def size_columns(entries: list[Entry], view: TrackView) -> list[Column]:
+    """The size columns of one section's table: those of `TABLE_COLUMNS` its entries fill."""
+    filled = {
+        c.field for c in TABLE_COLUMNS if any(getattr(e, c.field) is not None for e in entries)
+    }
+    with_parts = bool(filled & set(_PART_RATIOS))
+    return [
+        _headline_column(view, with_parts) if c.field == "ratio_overall" else c
+        for c in TABLE_COLUMNS
+        if c.field in filled or c.field == "ratio_overall"
+    ]
+
+
+def size_lines(entry: Entry, view: TrackView) -> list[tuple[str, str]]:
+    """(label, text) rows of an entry page's sizes, by what the entry's track reports."""
+    if any(getattr(entry, name) is not None for name in _PART_RATIOS):
+        parts = SizeLine("Ratio (item / user / overall)", (*_PART_RATIOS, "ratio_overall"), _pct2)
+        lines = [(parts.label, parts.text(entry))]
+    else:
+        lines = [(_ratio_header(view), _pct2(entry.ratio_overall))]
+    return lines + [
+        (line.label, line.text(entry)) for line in ENTRY_SIZE_LINES if line.shown(entry)
+    ]
+
+
+def quality_patterns(names: list[str]) -> str:
+    """ "NDCG@K, Recall@K": the metric kinds of `names` (quality metrics), in display order."""
+    patterns: list[str] = []
+    for name in sorted(names, key=metric_sort_key):
+        pattern = metric_spec(name).pattern
+        if pattern not in patterns:
+            patterns.append(pattern)
+    return ", ".join(patterns)
+
+
+def track_notes(sections: list[Section]) -> list[TrackNote]:
+    """One note per track on the site, in section order."""
+    names: dict[str, set[str]] = {}
+    views: dict[str, TrackView] = {}
+    for section in sections:
+        names.setdefault(section.track, set()).update(section.metrics)
+        views[section.track] = section.view
+    return [TrackNote(views[t], quality_patterns(sorted(names[t]))) for t in names]
 
 
 # ---- building --------------------------------------------------------------------------
@@ -161,6 +300,7 @@ def _sections(entries: list[Entry], hrefs: dict[str, str]) -> list[Section]:
     sections = []
     for (track, dataset, recommender), members in sorted(grouped.items()):
         names = {m for e in members for m in e.metrics if is_quality_metric(m)}
+        view = track_view(track)
         sections.append(
             Section(
                 track=track,
@@ -169,8 +309,10 @@ def _sections(entries: list[Entry], hrefs: dict[str, str]) -> list[Section]:
                 anchor=_ANCHOR_UNSAFE.sub("_", f"{track}--{dataset}--{recommender}"),
                 entries=members,
                 metrics=sorted(names, key=metric_sort_key),
-                chart=build_chart(members, hrefs),
+                chart=build_chart(members, hrefs, view.ratio_label),
                 has_original=any(e.is_original for e in members),
+                view=view,
+                columns=size_columns(members, view),
             )
         )
     return sections
@@ -196,7 +338,7 @@ def render_site(
     entries = aggregate(item.record for item in loaded)
     hrefs = {e.slug: f"entries/{e.slug}.html" for e in entries}
     sections = _sections(entries, hrefs)
-    anchors = {(s.track, s.dataset, s.recommender): s.anchor for s in sections}
+    by_section = {(s.track, s.dataset, s.recommender): s for s in sections}
     by_entry: dict[tuple[str, str, str, str], list[LoadedRecord]] = defaultdict(list)
     for item in loaded:
         by_entry[item.record.entry_key].append(item)
@@ -211,14 +353,18 @@ def render_site(
                 sorted(by_entry[entry.key], key=lambda i: i.record.seed),
                 tmp / "records" / entry.slug,
             )
+            section = by_section[(entry.track, entry.dataset, entry.recommender)]
             html = entry_template.render(
                 e=entry,
-                anchor=anchors[(entry.track, entry.dataset, entry.recommender)],
+                anchor=section.anchor,
+                view=section.view,
+                sizes=size_lines(entry, section.view),
                 record_links=[(seed, f"../records/{entry.slug}/{name}") for seed, name in links],
             )
             (tmp / "entries" / f"{entry.slug}.html").write_text(html, encoding="utf-8")
         index = env.get_template("index.html").render(
             sections=sections,
+            tracks=track_notes(sections),
             hrefs=hrefs,
             built=built,
             record_count=len(loaded),

@@ -7,6 +7,9 @@ Datasets (all in the common schema, `Dataset.validate()` passes):
 - `learnable_dataset`: items whose text says whether users like them (token 1000), clicks
   follow it; a learner's loss and AUC move within a few steps.
 - `small_dataset`: 12 items, 6 users; users 4 and 5 appear only in dev / test (submissions).
+- `tiny_sequential_dataset`: the sequential track's shape (`harness.sequences`): 40 users
+  walking an item cycle (next item = current + 1 mod 30, with some noise), leave-one-out
+  dev/test targets, 10 fixed test negatives per user; a learner can learn the cycle.
 
 The data mirror (`find_mirror`): skipped when missing, a failure on CI.
 
@@ -95,6 +98,55 @@ def tiny_dataset(seed: int = 0) -> Dataset:
         histories=pd.DataFrame(histories),
         interactions=interactions,
         meta={"name": "tiny", "variant": "original", "version": "1"},
+    )
+
+
+TINY_SEQ_USERS = 40
+TINY_SEQ_NEGATIVES = 10
+
+
+def tiny_sequential_dataset(seed: int = 0) -> Dataset:
+    """40 users, 30 items; each user's sequence (8-20 items) mostly steps item -> item + 1 mod
+    30 (one step in ten jumps at random). Train rows are in global time order (users
+    interleaved by a random timestamp), histories are the users' train sequences, dev and
+    test the last two items; the test split also holds 10 fixed negatives per user (label 0,
+    items the user never touched): the secondary sampled protocol's candidates.
+    """
+    rng = np.random.default_rng(seed)
+    items = pd.DataFrame(
+        {
+            "item_id": np.arange(TINY_ITEMS, dtype=np.int64),
+            "text": [list(map(int, rng.integers(2000, 2100, size=4))) for _ in range(TINY_ITEMS)],
+        }
+    )
+    events, histories, targets, negatives = [], [], [], []
+    for user in range(TINY_SEQ_USERS):
+        length = int(rng.integers(10, 23))
+        walk = [int(rng.integers(TINY_ITEMS))]
+        while len(walk) < length:
+            jump = rng.random() < 0.1
+            walk.append(int(rng.integers(TINY_ITEMS)) if jump else (walk[-1] + 1) % TINY_ITEMS)
+        times = np.sort(rng.integers(0, 10_000, size=length))
+        train, dev, test = walk[:-2], walk[-2], walk[-1]
+        events += [(int(t), user, item) for t, item in zip(times[:-2], train, strict=True)]
+        histories.append({"user_id": user, "history": train})
+        targets += [("dev", user, dev, 1, user), ("test", user, test, 1, user)]
+        unseen = sorted(set(range(TINY_ITEMS)) - set(walk))
+        drawn = rng.choice(unseen, size=min(TINY_SEQ_NEGATIVES, len(unseen)), replace=False)
+        negatives += [("test", user, int(i), 0, user) for i in drawn]
+    events.sort(key=lambda e: e[0])  # global time order; stable, so each user keeps theirs
+    train_rows = [("train", user, item, 1, user) for _, user, item in events]
+    interactions = pd.DataFrame(
+        train_rows + targets + negatives, columns=["split", "user_id", "item_id", "label", "group_id"]
+    )
+    return Dataset(
+        name="tiny-seq",
+        items=items,
+        text_fields=("text",),
+        histories=pd.DataFrame(histories),
+        interactions=normalise_interactions(interactions),
+        meta={"name": "tiny-seq", "variant": "original", "version": "1", "kind": "sequential",
+              "cutoffs": [5, 10]},  # fmt: skip
     )
 
 

@@ -182,6 +182,7 @@ class CellResult:
     groups_used: int
     groups_dropped: int
     timings: Timings
+    secondary: dict[str, dict[str, float]] = field(default_factory=dict)  # test, other protocols
 
 
 @dataclass
@@ -328,6 +329,12 @@ class GridRunner:
             groups_used=int(final.groups_used),
             groups_dropped=int(final.groups_dropped),
             timings=timings,
+            secondary={
+                protocol: dict(values)
+                for protocol, values in (
+                    getattr(results.get("test"), "secondary", None) or {}
+                ).items()
+            },
         )
 
     # ---- the whole cell -------------------------------------------------------------------
@@ -336,7 +343,9 @@ class GridRunner:
     ) -> ResultRecord:
         """Condense (cached), train, evaluate, track, and write the record (unless `write` is False)."""
         original = self.original(cell.dataset)
-        run = self.tracker.start(cell.key, run_name=cell.key, tags={**_cell_tags(cell), "track": self.track.name})
+        run = self.tracker.start(
+            cell.key, run_name=cell.key, tags={**_cell_tags(cell), "track": self.track.name}
+        )
         try:
             train_set, made = self.condensed(cell, original)
             run.log_params(self._params(cell, made))
@@ -394,6 +403,7 @@ class GridRunner:
             seed=cell.seed,
             metrics=result.metrics,
             dev_metrics=result.dev_metrics,
+            secondary_metrics=result.secondary,
             reference=self.reference(original),
             groups_used=result.groups_used,
             groups_dropped=result.groups_dropped,

@@ -142,9 +142,11 @@ def test_registered_compute_matches_slow_reference(test_metrics, name):
 
 
 def test_builtin_specs_in_display_order():
-    builtin = [spec for spec in metric_specs() if spec.kind in ("AUC", "MRR", "NDCG", "Recall")]
-    assert [spec.pattern for spec in builtin] == ["AUC", "MRR", "NDCG@K", "Recall@K"]
-    assert [spec.quality for spec in builtin] == [False, False, True, True]
+    kinds = ("AUC", "MRR", "NDCG", "Recall", "HR")
+    builtin = [spec for spec in metric_specs() if spec.kind in kinds]
+    assert [spec.pattern for spec in builtin] == ["AUC", "MRR[@K]", "NDCG@K", "Recall@K", "HR@K"]
+    assert [spec.quality for spec in builtin] == [False, False, True, True, True]
+    assert [spec.default for spec in builtin] == [True, True, True, True, False]
     assert all(spec.higher_is_better for spec in builtin)
     assert metric_spec("ndcg@5") is METRICS.get("NDCG") is parse_metric("NDCG@5").spec
     assert Metric("Recall", 1).spec.kind == "Recall"
@@ -308,7 +310,7 @@ def test_registered_metric_is_on_the_leaderboard(grid_with_test_metrics):
     # enters Quality: a column of the main table, and named in the Quality note
     assert ">TestPrecision@3</th>" in index and ">TestPrecision@1</th>" in index
     assert f"{records['random'].metrics['TestPrecision@3']:.4f}" in index
-    assert "NDCG@K, Recall@K, TestPrecision@K" in index
+    assert "Quality over NDCG@K, Recall@K, TestPrecision@K;" in index  # the content track's
     assert ">PositiveShare</th>" not in index  # not a Quality metric: no column there
     entry_pages = "".join(p.read_text(encoding="utf-8") for p in (site / "entries").glob("*.html"))
     assert "TestPrecision@3" in entry_pages and "PositiveShare" in entry_pages
@@ -327,3 +329,17 @@ def test_registered_metric_is_on_the_leaderboard(grid_with_test_metrics):
     random_entry = next(e for e in entries if e["method"] == "random")
     assert "TestPrecision@3" in random_entry["quality_metrics"]
     assert "PositiveShare" not in random_entry["quality_metrics"]
+
+
+def test_hit_rate_and_cut_mrr_by_hand():
+    # group 0: the positive ties with two negatives at the top; group 1: a negative above a
+    # tie of one positive and one negative; group 2: four tied, two positives
+    groups = np.array([0, 0, 0, 0, 1, 1, 1, 2, 2, 2, 2])
+    labels = np.array([1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 1])
+    scores = np.array([3, 3, 3, 1, 5, 4, 4, 2, 2, 2, 2.0])
+    values = ranking_metrics(groups, labels, scores, ["HR@1", "HR@2", "MRR@1", "MRR"]).per_group
+    np.testing.assert_allclose(values["HR@1"], [1 / 3, 0, 1 / 2])
+    np.testing.assert_allclose(values["HR@2"], [2 / 3, 1 / 2, 1 - 1 / 6])  # 1 - C(2,2)/C(4,2)
+    np.testing.assert_allclose(values["MRR@1"], [1 / 3, 0, 1 / 4])
+    assert parse_metric("MRR@10").name == "MRR@10" and parse_metric("MRR").k is None
+    assert "HR@1" not in report_metrics((1, 5))  # HR is the sequential track's, not a default

@@ -136,6 +136,53 @@ def make_grid(
     return records
 
 
+SEQUENTIAL_METRICS = ("HR@10", "HR@20", "NDCG@10", "NDCG@20", "MRR@10")
+SEQUENTIAL_CHANCE = {m: 0.01 for m in SEQUENTIAL_METRICS}
+SEQUENTIAL_POPULARITY = {m: 0.1 for m in SEQUENTIAL_METRICS}
+ORIGINAL_INTERACTIONS, ORIGINAL_SEQUENCES, ORIGINAL_KB = 97_401, 943, 384.0
+
+
+def make_sequential_record(
+    *,
+    method: str = "longest-users",
+    budget: str = "20",
+    seed: int = 0,
+    dataset: str = "ml-100k-seq",
+    recommender: str = "sasrec",
+    value: float = 0.4,
+    interactions: float | None = None,
+    train_s: float = 10.0,
+) -> ResultRecord:
+    """A sequential-track record: every metric `value`, sizes as the sequential track fills
+    them (hard sequences: `budget` sequences of 100 interactions, 4 bytes each stored and
+    dense; Original: ml-100k-seq's train split)."""
+    original = budget == "all"
+    sequences = ORIGINAL_SEQUENCES if original else int(budget)
+    count = ORIGINAL_INTERACTIONS if original else (interactions or 100.0 * sequences)
+    kb = ORIGINAL_KB if original else 4 * count / 1024
+    sizes = SizeInfo(
+        ratio_overall=count / ORIGINAL_INTERACTIONS, interactions=float(count),
+        sequences=sequences, stored_kb=kb, frozen_kb=0.0, dense_kb=kb,
+        ratio_stored=kb / ORIGINAL_KB, ratio_dense=kb / ORIGINAL_KB,
+    )  # fmt: skip
+    return ResultRecord(
+        track="sequential",
+        created=f"2026-12-{1 + seed % 28:02d}T12:00:00Z",
+        dataset=DatasetInfo(name=dataset, sha256="cd" * 32),
+        method=MethodInfo(name=method),
+        budget=budget,
+        recommender=recommender,
+        seed=seed,
+        metrics={m: value for m in SEQUENTIAL_METRICS},
+        reference={"chance": SEQUENTIAL_CHANCE, "popularity": SEQUENTIAL_POPULARITY},
+        sizes=sizes,
+        timings=Timings(condense_s=0.5, train_s=train_s, epochs=5, best_epoch=3),
+        environment=ENVIRONMENT,
+        config={"track": "sequential"},
+        command=f"condbench run configs/ml100k-seq.yaml --only method={method},seed={seed}",
+    )
+
+
 def small_dataset(name: str = "tiny"):
     """`factories.small_dataset` (imported here lazily: bench/ imports this module alone)."""
     from factories import small_dataset as build

@@ -1,4 +1,5 @@
-"""The static site: files, escaping, downloads, CLI; and in headless Chromium: chart, sort, XSS."""
+"""The static site: files, escaping, downloads, CLI; and in headless Chromium: chart, sort, XSS,
+and both tracks' sections, each with its own ratio on its axis."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from leaderboard_factory import make_grid, make_record
+from leaderboard_factory import make_grid, make_record, make_sequential_record
 
 from harness.cli import main
 from harness.errors import DataError
@@ -20,6 +21,8 @@ from leaderboard.record import write_record
 from leaderboard.site import SITE_MARKER, LoadedRecord, load_results, render_site
 
 XSS = "<script>alert(1)</script>"
+CONTENT_ANCHOR = "content--movielens-tfdcon--naml"
+SEQUENTIAL_ANCHOR = "sequential--ml-100k-seq--sasrec"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -54,11 +57,20 @@ def _records():
             paper_url="https://example.org/p?a=1&b=2",
         )
     )
+    # the sequential track: Original, random-users and longest-users at two budgets
+    sequential = [("original", "all", 0.5), ("random-users", "20", 0.3),
+                  ("random-users", "60", 0.4), ("longest-users", "20", 0.42),
+                  ("longest-users", "60", 0.45)]  # fmt: skip
+    records += [
+        make_sequential_record(method=method, budget=budget, seed=s, value=value + s / 100)
+        for method, budget, value in sequential
+        for s in range(3)
+    ]
     return records
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory) -> Path:
+def site(sequential_track, tmp_path_factory) -> Path:
     results = tmp_path_factory.mktemp("results")
     for record in _records():
         write_record(record, results)
@@ -68,7 +80,7 @@ def site(tmp_path_factory) -> Path:
     )
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
-    assert summary["records"] == len(_records()) and summary["sections"] == 1
+    assert summary["records"] == len(_records()) and summary["sections"] == 2
     return out
 
 
@@ -177,13 +189,39 @@ def test_site_in_headless_chromium(site: Path, tmp_path: Path):
             page.screenshot(path=str(shot), full_page=True)
             assert shot.stat().st_size > 10_000
 
-            chart = page.locator("svg.chart").first
+            content = page.locator(f"section#{CONTENT_ANCHOR}")
+            chart = content.locator("svg.chart")
             assert chart.is_visible()
-            assert page.locator("svg.chart .marker").count() >= 10
-            assert page.locator("svg.chart polyline.pareto").count() == 1
-            assert page.locator("svg.chart .reference-line").count() == 2  # chance, popularity
+            assert chart.locator(".marker").count() >= 10
+            assert chart.locator("polyline.pareto").count() == 1
+            assert chart.locator(".reference-line").count() == 2  # chance, popularity
             rows = page.locator("table.sortable-table tbody tr").count()
             assert rows == len(aggregate(_records()))
+
+            # both tracks render, each chart and table with its own ratio
+            assert page.locator("section.board").count() == 2
+            sequential = page.locator(f"section#{SEQUENTIAL_ANCHOR}")
+            sequential.scroll_into_view_if_needed()
+            seq_chart = sequential.locator("svg.chart")
+            assert seq_chart.is_visible() and seq_chart.locator(".marker").count() == 5
+            assert seq_chart.locator("polyline.pareto").count() == 1
+            x_labels = {
+                name: section.locator("svg.chart text.x-label")
+                for name, section in (("content", content), ("sequential", sequential))
+            }
+            assert all(label.is_visible() for label in x_labels.values())
+            assert x_labels["content"].text_content() == "condensation ratio (log scale)"
+            assert (
+                x_labels["sequential"].text_content() == "interaction-equivalents ratio (log scale)"
+            )
+            assert seq_chart.get_attribute("aria-label").startswith(
+                "Quality vs interaction-equivalents ratio: ml-100k-seq"
+            )
+            seq_headers = sequential.locator("thead th").all_inner_texts()
+            assert "Interaction-equivalents ratio" in seq_headers and "Sequences" in seq_headers
+            assert "Ratio item" not in seq_headers
+            assert "Sequences" not in content.locator("thead th").all_inner_texts()
+            assert sequential.locator("tbody tr").count() == 5
 
             # the XSS method name is visible as text and nothing ran
             cell = page.locator("table.sortable-table a").filter(has_text=XSS)
@@ -191,7 +229,7 @@ def test_site_in_headless_chromium(site: Path, tmp_path: Path):
             assert dialogs == [] and errors == []
             assert all(url.startswith("file://") for url in requests)
 
-            table = page.locator("table.sortable-table").first
+            table = content.locator("table.sortable-table")
             header = table.locator("th", has_text="Ratio overall")
             column = header.evaluate("th => Array.from(th.parentNode.children).indexOf(th)")
 
