@@ -1,11 +1,17 @@
-"""`condbench data`: fetch datasets into the cache, describe them, list what is known."""
+"""`condbench data`: fetch datasets into the cache, describe them, list what is known, import
+a user's sequential files into a dataset folder."""
 
 from __future__ import annotations
+
+import re
+from pathlib import Path
 
 import click
 
 from harness.cli.output import emit_json, say, table
+from harness.errors import ConfigError, DataError
 
+DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 MIRROR_HELP = "folder mirroring the sources, tried before the network (default: $CONDBENCH_MIRROR)"
 CACHE_HELP = "cache root (default: $CONDBENCH_CACHE, else ~/.cache/condbench)"
 
@@ -98,3 +104,60 @@ def list_datasets(cache: str | None, as_json: bool) -> None:
         for r in rows
     ]  # fmt: skip
     say(table(shown))
+
+
+@data.command(name="import")
+@click.argument("format_name", metavar="FORMAT")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...")
+@click.option("--name", required=True, help="the dataset's name (letters, digits, . _ -)")
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="dataset folder to write",
+)
+@click.option("--min-count", type=int, default=5, show_default=True, help="the one k-core pass: k")
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="seed of the sampled test negatives"
+)
+@click.option("--mirror", type=click.Path(file_okay=False), default=None, help=MIRROR_HELP)
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
+def import_files(
+    format_name: str,
+    paths: tuple[str, ...],
+    name: str,
+    output: str,
+    min_count: int,
+    seed: int,
+    mirror: str | None,
+    as_json: bool,
+) -> None:
+    """Build a sequential dataset from your own files and write it to a folder.
+
+    FORMAT: recbole (NAME.inter [NAME.item]), amazon-2018 or amazon-2023 (a reviews JSON-lines
+    file [+ its meta_* file], gzip or plain). A PATH not found as given is looked for under the
+    mirror folder. The folder goes into a config's grid.datasets.
+    """
+    # lazy: harness.data loads pandas (~0.4 s); data --help need not
+    from harness.data import SequentialSettings, import_sequential
+    from harness.data.stats import sequential_stats
+
+    if not DATASET_NAME.fullmatch(name):
+        raise ConfigError(f"--name {name!r}: use letters, digits, '.', '_' or '-'")
+    folder = Path(output)
+    if folder.exists() and any(folder.iterdir()) and not (folder / "manifest.json").is_file():
+        raise DataError("exists and is not a dataset folder: choose a new folder", file=str(folder))
+    settings = SequentialSettings(min_count=min_count, seed=seed)
+    dataset = import_sequential(format_name, paths, name=name, settings=settings, mirror=mirror)
+    dataset.save(folder)
+    figures = {"dataset": name, "folder": str(folder.resolve()), **sequential_stats(dataset)}
+    if as_json:
+        emit_json(figures)
+        return
+    say(
+        f"{name}: {figures['interactions']:,} interactions, {figures['users']:,} users, "
+        f"{figures['items']:,} items (train {figures['train_interactions']:,}, dev "
+        f"{figures['dev_targets']:,}, test {figures['test_targets']:,}) written to {folder}",
+        err=True,
+    )

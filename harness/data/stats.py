@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from harness.dataset import SPLITS, Dataset
+from harness.sequences import interaction_equivalents, is_sequential, sequence_count, train_kind
 from harness.sizes import canonical_sizes
 
 
@@ -41,9 +42,32 @@ def average_tokens_per_item(dataset: Dataset) -> float:
     return round(float(lengths.mean()), 3)
 
 
-def dataset_stats(dataset: Dataset) -> dict:
-    """Users, items, per-split counts and candidate-list lengths, tokens, canonical sizes."""
+def sequential_stats(dataset: Dataset) -> dict:
+    """A sequential dataset's counts (`harness.sequences`): interactions = train rows plus the
+    dev and test targets; the sampled test negatives (label 0) are counted apart."""
+    frame = dataset.interactions
+    positive = frame["label"] == 1
+    train = int((frame["split"] == "train").sum())
+    dev = int(((frame["split"] == "dev") & positive).sum())
+    test = int(((frame["split"] == "test") & positive).sum())
     return {
+        "interactions": train + dev + test,
+        "users": int(len(dataset.histories)),
+        "items": dataset.num_items,
+        "train_interactions": train,
+        "dev_targets": dev,
+        "test_targets": test,
+        "sampled_negatives": int(((frame["split"] == "test") & ~positive).sum()),
+        "train_kind": train_kind(dataset),
+        "train_sequences": sequence_count(dataset),
+        "interaction_equivalents": interaction_equivalents(dataset),
+    }
+
+
+def dataset_stats(dataset: Dataset) -> dict:
+    """Users, items, per-split counts and candidate-list lengths, tokens, canonical sizes;
+    for a sequential dataset also a ``sequential`` block (`sequential_stats`)."""
+    figures = {
         "dataset": dataset.name,
         "variant": dataset.variant,
         "items": dataset.num_items,
@@ -54,3 +78,6 @@ def dataset_stats(dataset: Dataset) -> dict:
         "train_size_kb": canonical_sizes(dataset).as_dict(),
         "source_counts": dataset.meta.get("source_counts"),
     }
+    if is_sequential(dataset):
+        figures["sequential"] = sequential_stats(dataset)
+    return figures
