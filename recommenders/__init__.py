@@ -2,6 +2,10 @@
 
 ``recommenders.get("naml")`` gives the model class; ``recommenders.names()`` lists them.
 Training and evaluation live in `recommenders.trainer` and `recommenders.evaluator`.
+The sequential track's learners (SASRec, GRU4Rec) have their own registry,
+`recommenders.sequence_learners.SEQUENTIAL_LEARNERS`, trainer and evaluator
+(`recommenders.sequence_trainer`, `recommenders.sequence_evaluator`); `recommenders.tracks`
+names each track's learners.
 """
 
 from __future__ import annotations

@@ -1,9 +1,16 @@
 """The registered tracks (protocols) and their learners.
 
 `TRACKS` is the one registry of tracks; a track is one `harness.tracks.Track` value plus one
-`TRACKS.register` line. `content` (TF-DCon's setting): items with text, users with a fixed
-history, clicks grouped into candidate lists; NAML, NRMS, Fastformer; NDCG/Recall@K per group;
-canonical-bytes ratio.
+`TRACKS.register` line.
+
+- `content` (TF-DCon's setting): items with text, users with a fixed history, clicks grouped
+  into candidate lists; NAML, NRMS, Fastformer; NDCG/Recall@K per group; canonical-bytes ratio.
+- `sequential` (TD3, FOSTER; design/sequential-track.md): user sequences, leave-one-out, full
+  ranking over all items (`harness.full_ranking`); SASRec, GRU4Rec trained on hard or soft
+  sequences; HR/NDCG@10,20 and MRR@10; interaction-equivalents ratio.
+
+Trainers and evaluators are imported when a cell trains: config validation imports this
+module and must not load torch.
 """
 
 from __future__ import annotations
@@ -12,16 +19,27 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 from harness.dataset import Dataset
+from harness.full_ranking import full_ranking_metric_names, full_ranking_reference
 from harness.metrics import quality_metric_names, report_metrics
 from harness.reference import reference_metrics
 from harness.registry import Registry
-from harness.sizes import SizeReport, canonical_sizes, size_ratio
+from harness.sizes import (
+    SizeReport,
+    canonical_sizes,
+    sequence_size_figures,
+    sequence_sizes,
+    size_ratio,
+)
 from harness.tracks import Track
 from recommenders import MODELS
+from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
+from recommenders.sequence_settings import SequentialTrainSettings
 from recommenders.settings import TrainSettings
 
 if TYPE_CHECKING:
     from recommenders.evaluator import EvalResult
+    from recommenders.sequence_evaluator import SequentialEvaluation
+    from recommenders.sequence_trainer import TrainedSequential
     from recommenders.trainer import TrainedModel
 
 # the content track's learners: the recommender registry (NAML, NRMS, Fastformer)
@@ -101,5 +119,72 @@ CONTENT = Track(
     ratio_definition="canonical UTF-8 TSV bytes of the train set over the original's",
 )
 
+
+# ---- the sequential track -----------------------------------------------------------------
+
+
+def train_sequential(
+    dataset: Dataset,
+    learner: str,
+    seed: int,
+    settings: SequentialTrainSettings | None = None,
+    *,
+    negatives_from: Dataset | None = None,
+    evaluate_on: Dataset | None = None,
+    progress: bool = True,
+    on_epoch: Callable[[int, dict], None] | None = None,
+) -> TrainedSequential:
+    """`recommenders.sequence_trainer.train_sequential`, imported when a cell trains."""
+    # lazy: torch takes seconds to import, and config validation imports this module
+    from recommenders.sequence_trainer import train_sequential as train
+
+    return train(
+        dataset,
+        learner,
+        seed,
+        settings,
+        negatives_from=negatives_from,
+        evaluate_on=evaluate_on,
+        progress=progress,
+        on_epoch=on_epoch,
+    )
+
+
+def evaluate_sequential(
+    trained, dataset: Dataset, split: str = "test", metrics: Sequence[str] | None = None
+) -> SequentialEvaluation:
+    """`recommenders.sequence_evaluator.evaluate_sequential`, imported when a cell is scored."""
+    # lazy: torch takes seconds to import, and config validation imports this module
+    from recommenders.sequence_evaluator import evaluate_sequential as evaluate
+
+    return evaluate(trained, dataset, split, metrics)
+
+
+def sequential_metrics(dataset: Dataset) -> list[str]:
+    """HR@K and NDCG@K for each of the dataset's cutoffs (default 10, 20), then MRR@<first>."""
+    return full_ranking_metric_names(dataset)
+
+
+SEQUENTIAL = Track(
+    name="sequential",
+    summary="user sequences, leave-one-out, full ranking over all items (TD3, FOSTER)",
+    data_kind="sequential",
+    learners=SEQUENTIAL_LEARNERS,
+    settings=SequentialTrainSettings,
+    train=train_sequential,
+    evaluate=evaluate_sequential,
+    metrics=sequential_metrics,
+    quality_metrics=quality_metrics,
+    reference=full_ranking_reference,
+    sizes=sequence_sizes,
+    ratio=sequence_size_figures,
+    ratio_definition=(
+        "interaction-equivalents (S × L for a soft set) over the original's train interactions"
+    ),
+    ratio_label="interaction-equivalents ratio",
+    random_method="random-users",
+)
+
 TRACKS: Registry[Track] = Registry("track")
 TRACKS.register(CONTENT.name, CONTENT)
+TRACKS.register(SEQUENTIAL.name, SEQUENTIAL)

@@ -168,7 +168,7 @@ def effective_batch_size(settings: TrainSettings, samples: int) -> int:
     return max(1, min(settings.batch_size, math.ceil(samples / settings.min_steps_per_epoch)))
 
 
-class _EarlyStopping:
+class EarlyStopping:
     """Best-epoch weights and patience on a dev metric (higher is better)."""
 
     def __init__(self, patience: int, min_improvement: float):
@@ -254,7 +254,7 @@ def train_model(
         dev_frame = dev_dataset.split("dev")
         optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr, fused=True)
         rng = np.random.default_rng(seed)
-        stopping = _EarlyStopping(settings.patience, settings.min_improvement)
+        stopping = EarlyStopping(settings.patience, settings.min_improvement)
         epochs: list[dict] = []
         train_seconds = 0.0
         for epoch in range(1, settings.max_epochs + 1):

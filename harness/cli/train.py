@@ -19,7 +19,6 @@ from typing import Any
 
 import click
 
-import recommenders
 from harness.cli.options import param_option, parse_pairs
 from harness.cli.output import emit_json, say, table
 from harness.errors import ConfigError
@@ -42,9 +41,20 @@ def _dataset_reference(dataset: str) -> str:
     return str(Path(dataset).resolve()) if Path(dataset).is_dir() else dataset
 
 
+def learner_track(model: str) -> str:
+    """The track whose learners include `model` (sasrec -> sequential, naml -> content)."""
+    from recommenders.tracks import TRACKS  # lazy: train --help need not load the tracks
+
+    owners = [name for name, track in TRACKS.items() if model in track.learners]
+    if not owners:
+        known = sorted({m for _, track in TRACKS.items() for m in track.learners.names()})
+        raise ConfigError(f"--model: unknown recommender {model!r}; known: {', '.join(known)}")
+    return owners[0]
+
+
 def make_config(
     dataset: str, condenser: str, budget: str, params: dict, model: str, seeds: list[int],
-    training: dict[str, Any], llm: str,
+    training: dict[str, Any], llm: str, track: str = "content",
 ):  # fmt: skip
     """An in-memory experiment config of the one grid row this command runs."""
     # lazy: the run floor loads pandas (~0.5 s); train --help need not
@@ -53,6 +63,7 @@ def make_config(
     return parse_config(
         {
             "name": "condbench-train",
+            "track": track,
             "grid": {
                 "datasets": [dataset],
                 "condensers": [{"name": condenser, "budgets": [budget], "params": params}],
@@ -156,7 +167,12 @@ def format_report(report: dict) -> str:
     required=True,
     help="Dataset name (e.g. movielens-tfdcon) or a saved dataset folder.",
 )
-@click.option("--model", "model_name", required=True, help="Recommender: naml, nrms or fastformer.")
+@click.option(
+    "--model",
+    "model_name",
+    required=True,
+    help="Recommender: naml, nrms, fastformer (content track); sasrec, gru4rec (sequential).",
+)
 @click.option("--seeds", default="0-4", show_default=True, help=f"Seeds: {SEEDS_HELP}.")
 @click.option(
     "--variant",
@@ -224,7 +240,7 @@ def train(
     from harness.run.config import ALL_USERS
     from harness.run.runner import Cell, GridRunner
 
-    recommenders.get(model_name)  # unknown names fail before any data is read
+    track = learner_track(model_name)  # unknown names fail before any data is read
     seed_list = parse_seeds(seeds)
     chosen = [f for f, given in (("--variant", variant != "original"), ("--condenser", condenser),
                                  ("--train-set", train_set_path)) if given]  # fmt: skip
@@ -249,6 +265,7 @@ def train(
         seed_list,
         {k: v for k, v in training.items() if v is not None},
         llm,
+        track,
     )
     runner = GridRunner(config, Path("."), cache=cache, mirror=mirror)  # writes no record
     original = runner.original(reference)
@@ -276,7 +293,8 @@ def train(
     settings = runner.settings()
     report = {
         "dataset": original.name,
-        "model": recommenders.get(model_name).name,
+        "model": model_name,
+        "track": track,
         "train_set": label,
         "seeds": seed_list,
         "settings": settings.model_dump(mode="json"),

@@ -93,7 +93,7 @@ def test_train_table_output(tiny_dataset, tmp_path):
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--model", "sasrec", "--seeds", "0"], "unknown recommender 'sasrec'"),
+        (["--model", "lightgcn", "--seeds", "0"], "unknown recommender 'lightgcn'"),
         (["--model", "naml", "--seeds", "x"], "--seeds: cannot read 'x'"),
         (
             ["--model", "naml", "--seeds", "0", "--batch-size", "0"],

