@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from condensers.context import CondenseContext
 
 __all__ = [  # Budget and train_users live in harness.budget (the core floor); re-exported here
+    "ANY_KIND",
     "Budget",
     "Condenser",
     "NoParams",
@@ -31,12 +32,16 @@ __all__ = [  # Budget and train_users live in harness.budget (the core floor); r
 ]
 
 
+ANY_KIND = "*"  # `Condenser.data_kinds` of a method that takes every kind of data
+
+
 class NoParams(Settings):
     """Parameters of a condenser that takes none."""
 
 
 class Condenser(ABC):
-    """One condensation method. Subclasses set `name`, `summary`, `Params` and `condense`.
+    """One condensation method. Subclasses set `name`, `summary`, `Params` and `condense`,
+    and `data_kinds` when they take other data than the content track's.
 
     ``Params`` is a `harness.typed.Settings` model (frozen, unknown keys refused) whose field
     types and validators reject bad values with a `ConfigError` naming the key; `from_options`
@@ -48,6 +53,14 @@ class Condenser(ABC):
     summary: ClassVar[str]
     Params: ClassVar[type] = NoParams
     version: ClassVar[str] = "1"  # bump when the output for the same inputs changes
+    # the kinds of data (`harness.tracks.dataset_kind`: "content", "sequential") it condenses;
+    # ANY_KIND: every kind (the identity)
+    data_kinds: ClassVar[tuple[str, ...]] = ("content",)
+
+    @classmethod
+    def takes(cls, kind: str) -> bool:
+        """True when the method condenses data of `kind`."""
+        return ANY_KIND in cls.data_kinds or kind in cls.data_kinds
 
     def __init__(self, params: Any = None):
         self.params = params if params is not None else self.Params()
@@ -82,4 +95,3 @@ def selected_users_train(dataset: Dataset, user_ids: np.ndarray) -> pd.DataFrame
     """The train positives of `user_ids` (negatives are drawn from Original by the trainer)."""
     positives = train_positives(dataset)
     return positives[positives["user_id"].isin(set(user_ids.tolist()))].reset_index(drop=True)
-

@@ -1,4 +1,5 @@
-"""What a condenser may use besides the dataset: LLM, sentence encoder, user embeddings.
+"""What a condenser may use besides the dataset: LLM, sentence encoder, user embeddings, and
+(sequential track) an expert SASRec trained on the original and its user representations.
 
 Everything heavy is created on first use, so `original` or `random` never load a model.
 Each part can be handed in ready-made (tests, another harness), else it is built from the
@@ -16,14 +17,17 @@ from typing import Any
 
 import numpy as np
 
-from condensers.encoders import SentenceEncoder
 from condensers.llm import ReplayTable, make_client
+from condensers.sequence_expert import EXPERT_LEARNER, SequenceExpert
 from condensers.user_embeddings import RecommenderUserEmbeddings
 from harness.data import load_dataset, release_llm_outputs
 from harness.dataset import Dataset
 from harness.paths import cache_root
+from recommenders.encoders import SentenceEncoder
 
 UserEmbeddingProvider = Callable[[Dataset, np.ndarray], np.ndarray]
+# (original dataset, user ids) -> one representation row per user, in that order
+SequenceRepresentationProvider = Callable[[Dataset, np.ndarray], np.ndarray]
 
 
 @dataclass
@@ -35,6 +39,9 @@ class CondenseContext:
     - ``mirror``: the data mirror for release files (default: $CONDBENCH_MIRROR).
     - ``recommender``/``seed``/``train_settings``: the model trained on Original whose user
       encoder gives z_u (cached under ``<cache>/embeddings``).
+    - ``sequence_learner``/``seed``/``train_settings``: the sequential expert trained on
+      Original (`condensers.sequence_expert`, cached under ``<cache>/models``); content
+      `TrainSettings` in ``train_settings`` mean the sequential defaults.
     """
 
     cache_dir: Path | None = None
@@ -47,6 +54,9 @@ class CondenseContext:
     llm_client: Any = None
     sentence_encoder: SentenceEncoder | None = None
     user_embedding_provider: UserEmbeddingProvider | None = None
+    sequence_learner: str = EXPERT_LEARNER
+    expert: SequenceExpert | None = None
+    sequence_representation_provider: SequenceRepresentationProvider | None = None
     timings: dict[str, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -88,6 +98,27 @@ class CondenseContext:
             )
         return np.asarray(
             self.user_embedding_provider(dataset, np.asarray(user_ids)), dtype=np.float64
+        )
+
+    def sequence_expert(self) -> SequenceExpert:
+        """The sequential expert (created on first use; trains on first `trained` call)."""
+        if self.expert is None:
+            self.expert = SequenceExpert(
+                cache_dir=Path(self.cache_dir),
+                learner=self.sequence_learner,
+                seed=self.seed,
+                settings=self.train_settings,
+                progress=self.progress,
+            )
+        return self.expert
+
+    def sequence_representations(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
+        """The expert's representation of each of `user_ids` (rows in that order), read from
+        the original `dataset`; a ready-made provider (tests) answers instead when given."""
+        if self.sequence_representation_provider is None:
+            self.sequence_representation_provider = self.sequence_expert().user_representations
+        return np.asarray(
+            self.sequence_representation_provider(dataset, np.asarray(user_ids)), dtype=np.float64
         )
 
     def llm_stats(self) -> dict[str, Any]:

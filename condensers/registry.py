@@ -39,6 +39,12 @@ CONDENSERS.register("tfdcon-user", "condensers.tfdcon:TfdconUserCondenser")
 CONDENSERS.register("release-random", "condensers.release:ReleaseRandom")
 CONDENSERS.register("release-majority", "condensers.release:ReleaseMajority")
 CONDENSERS.register("release-tfdcon", "condensers.release:ReleaseTfdcon")
+# the sequential track's baselines
+CONDENSERS.register("random-users", "condensers.random_users:RandomUsersCondenser")
+CONDENSERS.register("random-kxl", "condensers.random_kxl:RandomKxLCondenser")
+CONDENSERS.register("longest-users", "condensers.longest_users:LongestUsersCondenser")
+CONDENSERS.register("temporal", "condensers.temporal:TemporalCondenser")
+CONDENSERS.register("kcenter", "condensers.kcenter:KCenterCondenser")
 
 
 def available() -> list[str]:

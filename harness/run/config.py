@@ -185,6 +185,7 @@ class ExperimentConfig(_Strict):
 
 # ---- loading --------------------------------------------------------------------------------
 
+
 def parse_config(
     data: Any, source: str = "<config>", base_dir: Path | None = None
 ) -> ExperimentConfig:
@@ -352,7 +353,9 @@ def _check_recommenders(config: ExperimentConfig, problems: list[Problem]) -> No
     for key, name, registry in checks:
         known = registry.names()
         if name not in registry:
-            problems.append(Problem(key, f"unknown recommender {name!r}; known: {', '.join(known)}"))
+            problems.append(
+                Problem(key, f"unknown recommender {name!r}; known: {', '.join(known)}")
+            )
 
 
 def _check_condensers(config: ExperimentConfig, problems: list[Problem]) -> None:
@@ -364,6 +367,14 @@ def _check_condensers(config: ExperimentConfig, problems: list[Problem]) -> None
             problems.append(Problem(f"{where}.name", str(exc)))
             continue
         problems += typed_problems(condenser_cls.Params, spec.params, f"{where}.params")
+        if config.track in TRACKS and not condenser_cls.takes(TRACKS.get(config.track).data_kind):
+            problems.append(
+                Problem(
+                    f"{where}.name",
+                    f"condenser {spec.name!r} takes {' or '.join(condenser_cls.data_kinds)} data; "
+                    f"track {config.track!r} takes {TRACKS.get(config.track).data_kind} data",
+                )
+            )
         if config.tuning is not None and config.tuning.condenser == spec.method:
             known = sorted(condenser_cls.Params.model_fields)
             for name in config.tuning.space:

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from condensers.encoders import EMBEDDING_DIM, SentenceEncoder
 from harness.cli import main
 from harness.dataset import Dataset
+from recommenders.encoders import EMBEDDING_DIM, SentenceEncoder
 
 pytestmark = pytest.mark.slow
 

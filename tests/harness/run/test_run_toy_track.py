@@ -18,6 +18,7 @@ from harness.errors import ConfigError
 from harness.metrics import ranking_metrics
 from harness.reference import reference_metrics
 from harness.registry import Registry
+from harness.run.config import parse_config
 from harness.tracks import Track
 from leaderboard.record import read_records
 from leaderboard.site import build_site
@@ -57,7 +58,9 @@ def toy_train(train_set, learner, seed, settings, *, on_epoch=None, **_unused) -
     started = time.perf_counter()
     train = train_set.split("train")
     positives = train.loc[train["label"] == 1, "item_id"].to_numpy()
-    counts = np.bincount(positives, minlength=int(train_set.items["item_id"].max()) + 1).astype(float)
+    counts = np.bincount(positives, minlength=int(train_set.items["item_id"].max()) + 1).astype(
+        float
+    )
     counts += np.random.default_rng(seed).random(len(counts)) * settings.noise
     if on_epoch is not None:
         on_epoch(1, {"epoch": 1, "NDCG@1": 0.0, "loss": 0.0})
@@ -83,7 +86,12 @@ def toy_ratio(condensed: Interactions, original: Interactions) -> dict[str, floa
 
 
 @pytest.fixture
-def toy_track():
+def toy_track(monkeypatch):
+    # a condenser declares the kinds of data it condenses (`Condenser.data_kinds`): the toy
+    # data is content-shaped, so `random` may take it; `original` takes every kind
+    from condensers.random import RandomCondenser
+
+    monkeypatch.setattr(RandomCondenser, "data_kinds", ("content", "toy"))
     learners: Registry = Registry("toy learner")
     learners.register("popularity-noise", PopularityLearner)
     track = Track(
@@ -121,7 +129,10 @@ def toy_config(folder) -> dict:
         "track": "toy",
         "grid": {
             "datasets": [str(folder)],
-            "condensers": [{"name": "original"}, {"name": "random", "budgets": [8], "params": {"text_tokens": 3}}],
+            "condensers": [
+                {"name": "original"},
+                {"name": "random", "budgets": [8], "params": {"text_tokens": 3}},
+            ],
             "recommenders": ["popularity-noise"],
             "seeds": [0, 1],
         },
@@ -166,7 +177,9 @@ def test_toy_records_verify_through_their_track(toy_track, toy_folder, tmp_path)
     assert verified.exit_code == 0, verified.output
 
 
-def test_config_refuses_another_tracks_learner_and_an_unknown_track(toy_track, toy_folder, tmp_path):
+def test_config_refuses_another_tracks_learner_and_an_unknown_track(
+    toy_track, toy_folder, tmp_path
+):
     from harness.run.config import parse_config
 
     data = toy_config(toy_folder)
@@ -184,3 +197,13 @@ def test_content_track_refuses_toy_data(toy_track, toy_folder):
 
     with pytest.raises(ConfigError, match="takes content data.*is toy"):
         CONTENT.check_dataset(Dataset.load(toy_folder))
+
+
+def test_a_condenser_that_does_not_take_the_tracks_data_is_refused(toy_track, toy_folder):
+    config = toy_config(toy_folder)
+    config["grid"]["condensers"].append({"name": "majority", "budgets": [8]})
+    with pytest.raises(
+        ConfigError,
+        match=r"grid.condensers\[2\].name: condenser 'majority' takes content data; track 'toy' takes toy data",
+    ):
+        parse_config(config, "toy.yaml")

@@ -1,0 +1,165 @@
+"""The sequential track's expert: a learner (SASRec) trained on the original, cached on disk.
+
+`kcenter` reads its user representations; TD3 (next) reads its item table and features.
+It is trained once per (dataset fingerprint, learner, seed, settings) with the track's one
+trainer (`recommenders.sequence_trainer.train_sequential`, early stopping on the original's
+dev split) and stored as ``<cache root>/models/<key>.safetensors``: the module's state dict
+(float tensors, never pickle) with a JSON header (learner, seed, settings, how training
+went). The key is `harness.hashing.content_key` of those four inputs, so a change of any of
+them never serves a stale model. A later call (another condenser, another process) rebuilds
+the module from the settings and loads the weights instead of training.
+
+Settings: the context's train settings when they are `SequentialTrainSettings`; anything
+else (the content track's `TrainSettings`, None) means the sequential defaults.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from harness.dataset import Dataset
+from harness.errors import DataError
+from harness.hashing import content_key
+from harness.paths import atomic_write_bytes
+
+if TYPE_CHECKING:
+    from recommenders.sequence_settings import SequentialTrainSettings
+    from recommenders.sequence_trainer import TrainedSequential
+
+EXPERT_LEARNER = "sasrec"
+MODELS_FOLDER = "models"
+KEY_VERSION = 1
+_TRAINING_FIELDS = ("epochs_run", "best_epoch", "epochs", "wall_seconds", "cpu_seconds",
+                    "samples_per_second", "device")  # fmt: skip
+
+
+def expert_settings(settings: Any) -> SequentialTrainSettings:
+    """`settings` when they are sequential train settings, else the sequential defaults."""
+    from recommenders.sequence_settings import SequentialTrainSettings  # no torch
+
+    return settings if isinstance(settings, SequentialTrainSettings) else SequentialTrainSettings()
+
+
+@dataclass
+class SequenceExpert:
+    """`learner` trained on an original dataset with `seed` and `settings`, trained once and
+    cached (on disk, and in memory for this object's lifetime)."""
+
+    cache_dir: Path
+    learner: str = EXPERT_LEARNER
+    seed: int = 0
+    settings: Any = None
+    progress: bool = True
+    _loaded: dict[str, TrainedSequential] = field(default_factory=dict, repr=False)
+
+    @property
+    def train_settings(self) -> SequentialTrainSettings:
+        return expert_settings(self.settings)
+
+    def cache_key(self, dataset: Dataset) -> str:
+        return content_key(
+            {
+                "version": KEY_VERSION,
+                "dataset": dataset.fingerprint(),
+                "learner": self.learner.lower(),
+                "seed": self.seed,
+                "settings": self.train_settings.model_dump(),
+            }
+        )
+
+    def path(self, dataset: Dataset) -> Path:
+        return Path(self.cache_dir) / MODELS_FOLDER / f"{self.cache_key(dataset)}.safetensors"
+
+    def trained(self, dataset: Dataset) -> TrainedSequential:
+        """The expert of `dataset` (the original): from memory, from disk, or trained now."""
+        key = self.cache_key(dataset)
+        if key not in self._loaded:
+            path = self.path(dataset)
+            if path.is_file():
+                self._loaded[key] = _load(path, dataset, self.learner, self.train_settings)
+            else:
+                self._loaded[key] = self._train(dataset)
+                _save(self._loaded[key], path)
+        return self._loaded[key]
+
+    def user_representations(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
+        """[len(user_ids), hidden]: the expert's last hidden state after each user's original
+        train sequence (`recommenders.sequence_trainer.user_representations`)."""
+        from recommenders.sequence_trainer import user_representations  # lazy: torch
+
+        return user_representations(self.trained(dataset), dataset, np.asarray(user_ids))
+
+    def _train(self, dataset: Dataset) -> TrainedSequential:
+        from recommenders.sequence_trainer import train_sequential  # lazy: torch
+
+        return train_sequential(
+            dataset,
+            self.learner,
+            self.seed,
+            self.train_settings,
+            evaluate_on=dataset,
+            progress=self.progress,
+        )
+
+
+def _save(trained: TrainedSequential, path: Path) -> None:
+    from safetensors.torch import save  # lazy: torch
+
+    # clones: tied or shared weights must not share storage in a safetensors file
+    tensors = {
+        name: value.detach().cpu().clone().contiguous()
+        for name, value in trained.model.state_dict().items()
+    }
+    header = {
+        "learner": trained.learner,
+        "seed": str(trained.seed),
+        "settings": json.dumps(trained.settings.model_dump(), sort_keys=True),
+        "training": json.dumps(
+            {name: getattr(trained, name) for name in _TRAINING_FIELDS}, default=float
+        ),
+    }
+    atomic_write_bytes(path, save(tensors, metadata=header))
+
+
+def _load(
+    path: Path, dataset: Dataset, learner: str, settings: SequentialTrainSettings
+) -> TrainedSequential:
+    """Rebuild the learner from `settings` and load the stored weights into it."""
+    from safetensors import safe_open
+
+    from recommenders.evaluator import resolve_device
+    from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
+    from recommenders.sequence_trainer import TrainedSequential
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            header = handle.metadata() or {}
+            state = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
+        training = json.loads(header["training"])
+    except Exception as exc:  # OSError, a bad header, safetensors' own error type
+        raise DataError(
+            f"unreadable cached expert ({exc}); delete the file", file=str(path)
+        ) from None
+    learner_class = SEQUENTIAL_LEARNERS.get(learner)
+    vectors = state["text_vectors"].numpy() if "text_vectors" in state else None
+    model = learner_class(dataset.num_items, settings, vectors)
+    try:
+        model.load_state_dict(state)
+    except RuntimeError as exc:
+        raise DataError(
+            f"cached expert does not fit {learner} ({exc}); delete the file", file=str(path)
+        ) from None
+    model.to(resolve_device(settings.device)).eval()
+    return TrainedSequential(
+        model=model,
+        learner=learner_class.name,
+        seed=int(header.get("seed", 0)),
+        settings=settings,
+        item_ids=dataset.items["item_id"].to_numpy(np.int64),
+        **{name: training[name] for name in _TRAINING_FIELDS},
+    )
