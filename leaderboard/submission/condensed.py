@@ -6,7 +6,9 @@ TSV form, a folder with (header line required, UTF-8, tab-separated, ids are int
     items.tsv      item_id  <one column per text field of the original, token ids by spaces>
                                                      (optional: rewritten item text)
 Only the train split, histories and items of a submission are used; dev and test are
-always the original ones.
+always the original ones. This is the content track's set; a sequential original's set
+(hard sequences or soft ones) is read by `leaderboard.submission.sequential`, which shares
+the TSV helpers below (`read_table`, `int_column`, `id_lists`).
 """
 
 from __future__ import annotations
@@ -52,7 +54,7 @@ def _read_parquet(folder: Path, label: str) -> CondensedTables:
     return CondensedTables(train, dataset.histories, dataset.items, dataset.text_fields, label)
 
 
-def _read_table(path: Path, label: str, columns: tuple[str, ...]) -> pd.DataFrame:
+def read_table(path: Path, label: str, columns: tuple[str, ...]) -> pd.DataFrame:
     try:
         frame = pd.read_csv(
             path,
@@ -72,9 +74,10 @@ def _read_table(path: Path, label: str, columns: tuple[str, ...]) -> pd.DataFram
     return frame
 
 
-def _int_column(frame: pd.DataFrame, column: str, label: str) -> pd.Series:
+def int_column(frame: pd.DataFrame, column: str, label: str) -> pd.Series:
     values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-    bad = values.isna()
+    whole = values.notna() & (values.abs() < 2**63) & (values == values.round())
+    bad = ~whole  # "1.5", "1e400" and ids past int64 are no ids
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise SubmissionRejected(
@@ -85,7 +88,7 @@ def _int_column(frame: pd.DataFrame, column: str, label: str) -> pd.Series:
     return values.astype("int64")
 
 
-def _id_lists(frame: pd.DataFrame, column: str, label: str) -> list[list[int]]:
+def id_lists(frame: pd.DataFrame, column: str, label: str) -> list[list[int]]:
     out = []
     for row, text in enumerate(frame[column].tolist()):
         try:
@@ -101,26 +104,26 @@ def _id_lists(frame: pd.DataFrame, column: str, label: str) -> list[list[int]]:
 
 def _read_tsv(folder: Path, label: str) -> CondensedTables:
     train_label = f"{label}/train.tsv"
-    raw = _read_table(folder / "train.tsv", train_label, ("user_id", "item_id", "label"))
+    raw = read_table(folder / "train.tsv", train_label, ("user_id", "item_id", "label"))
     train = pd.DataFrame(
-        {c: _int_column(raw, c, train_label) for c in ("user_id", "item_id", "label")}
+        {c: int_column(raw, c, train_label) for c in ("user_id", "item_id", "label")}
     )
     histories = None
     if (folder / "histories.tsv").is_file():
         hist_label = f"{label}/histories.tsv"
-        raw = _read_table(folder / "histories.tsv", hist_label, ("user_id", "history"))
+        raw = read_table(folder / "histories.tsv", hist_label, ("user_id", "history"))
         histories = pd.DataFrame(
             {
-                "user_id": _int_column(raw, "user_id", hist_label),
-                "history": _id_lists(raw, "history", hist_label),
+                "user_id": int_column(raw, "user_id", hist_label),
+                "history": id_lists(raw, "history", hist_label),
             }
         )
     items, fields = None, None
     if (folder / "items.tsv").is_file():
         item_label = f"{label}/items.tsv"
-        raw = _read_table(folder / "items.tsv", item_label, ("item_id",))
+        raw = read_table(folder / "items.tsv", item_label, ("item_id",))
         fields = tuple(c for c in raw.columns if c != "item_id")
-        items = pd.DataFrame({"item_id": _int_column(raw, "item_id", item_label)})
+        items = pd.DataFrame({"item_id": int_column(raw, "item_id", item_label)})
         for field in fields:
-            items[field] = _id_lists(raw, field, item_label)
+            items[field] = id_lists(raw, field, item_label)
     return CondensedTables(train, histories, items, fields, label)

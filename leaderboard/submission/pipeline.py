@@ -1,4 +1,9 @@
-"""validate_submission(): from a folder or archive to a checked, evaluable entry."""
+"""validate_submission(): from a folder or archive to a checked, evaluable entry.
+
+A condensed set is read and checked by the rules of its original's data kind
+(`TRAIN_SET_KINDS`, keyed by `harness.tracks.dataset_kind`): the content track's tables
+(`condensed.py`, `checks.py`) or the sequential track's sequences (`sequential.py`).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,9 @@ from pathlib import Path
 
 from harness.data import load_dataset
 from harness.dataset import Dataset
-from harness.errors import CondbenchError
+from harness.errors import CondbenchError, ConfigError
+from harness.registry import Registry
+from harness.tracks import dataset_kind
 from leaderboard.submission.archive import is_archive, unpack_archive
 from leaderboard.submission.checks import check_condensed
 from leaderboard.submission.condensed import read_condensed
@@ -18,8 +25,43 @@ from leaderboard.submission.limits import Limits
 from leaderboard.submission.manifest import MANIFEST_NAMES, SubmissionManifest, read_manifest
 from leaderboard.submission.rejection import SubmissionRejected
 from leaderboard.submission.scan import scan_entry
+from leaderboard.submission.sequential import check_sequential_set, sequential_summary
 
 OriginalLoader = Callable[[str], Dataset]
+
+
+@dataclass(frozen=True)
+class TrainSetKind:
+    """How a submitted train set for an original of one data kind is read and checked
+    (``check(folder, label, original, budget=, method=)`` -> the dataset to evaluate), and
+    what `ValidatedSubmission.summary` reports of it."""
+
+    check: Callable[..., Dataset]
+    summary: Callable[[Dataset], dict]
+
+
+def _check_content_set(
+    folder: Path, label: str, original: Dataset, *, budget: str, method: str
+) -> Dataset:
+    return check_condensed(read_condensed(folder, label), original, budget=budget, method=method)
+
+
+def _content_summary(condensed: Dataset) -> dict:
+    train = condensed.split("train")
+    return {"train_users": int(train["user_id"].nunique()), "train_rows": len(train)}
+
+
+TRAIN_SET_KINDS: Registry[TrainSetKind] = Registry("data kind of a submitted train set")
+TRAIN_SET_KINDS.register("content", TrainSetKind(_check_content_set, _content_summary))
+TRAIN_SET_KINDS.register("sequential", TrainSetKind(check_sequential_set, sequential_summary))
+
+
+def train_set_kind(dataset: Dataset) -> TrainSetKind:
+    """The rules for `dataset`'s kind; a kind without submission rules is refused."""
+    try:
+        return TRAIN_SET_KINDS.get(dataset_kind(dataset))
+    except ConfigError as exc:
+        raise SubmissionRejected(f"dataset {dataset.name!r}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -44,8 +86,7 @@ class ValidatedSubmission:
             "files": [f.as_posix() for f in self.files],
         }
         if self.condensed is not None:
-            train = self.condensed.split("train")
-            out.update(train_users=int(train["user_id"].nunique()), train_rows=len(train))
+            out.update(train_set_kind(self.condensed).summary(self.condensed))
         if self.condenser is not None:
             out["condenser_class"] = self.condenser.class_name
         return out
@@ -81,9 +122,14 @@ def _validate_folder(root: Path, limits: Limits, load: OriginalLoader) -> Valida
             root / manifest.condenser_module, manifest.condenser_module, manifest.condenser_class
         )
         return ValidatedSubmission(manifest, files, None, module)
-    tables = read_condensed(root / manifest.condensed_set, manifest.condensed_set)
     original = load(manifest.dataset)
-    condensed = check_condensed(tables, original, budget=manifest.budget, method=manifest.method)
+    condensed = train_set_kind(original).check(
+        root / manifest.condensed_set,
+        manifest.condensed_set,
+        original,
+        budget=manifest.budget,
+        method=manifest.method,
+    )
     return ValidatedSubmission(manifest, files, condensed, None)
 
 
