@@ -17,6 +17,7 @@ import numpy as np
 
 from condensers.base import Budget, Condenser
 from condensers.context import CondenseContext
+from condensers.sequence_expert import KEY_VERSION as EXPERT_KEY_VERSION
 from condensers.sequence_sets import require_sequential, whole_sequences_set
 from harness.dataset import Dataset
 from harness.sequences import SEQUENTIAL_KIND
@@ -59,6 +60,8 @@ class KCenterCondenser(Condenser):
         "greedy k-center on a SASRec expert's user representations, whole sequences (sequential)"
     )
     data_kinds = (SEQUENTIAL_KIND,)
+    # the expert's cache version is part of the set's: a new expert makes new sets
+    version = f"1+expert{EXPERT_KEY_VERSION}"
 
     def condense(
         self, dataset: Dataset, budget: Budget, rng: np.random.Generator, ctx: CondenseContext

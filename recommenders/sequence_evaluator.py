@@ -27,6 +27,7 @@ from harness.full_ranking import (
 )
 from harness.metrics import Metric
 from recommenders.sequence_base import SequentialLearner
+from recommenders.trainer import torch_threads
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,8 @@ def evaluate_sequential(
     check_same_items(trained.item_ids, dataset)
     names = list(metrics) if metrics is not None else full_ranking_metric_names(dataset)
     task = ranking_task(dataset, split)
-    scores = score_users(model, task, trained.settings.eval_batch)
+    with torch_threads(trained.settings.threads):  # the training's thread count, on any machine
+        scores = score_users(model, task, trained.settings.eval_batch)
     result = full_ranking_metrics(scores, task, names)
     secondary = {}
     if split == "test":

@@ -44,7 +44,7 @@ from recommenders.sequence_evaluator import check_same_items, last_states, score
 from recommenders.sequence_items import text_item_vectors
 from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
 from recommenders.sequence_settings import SequentialTrainSettings
-from recommenders.trainer import EarlyStopping, seeded_torch
+from recommenders.trainer import EarlyStopping, seeded_torch, torch_threads
 
 
 @dataclass
@@ -199,7 +199,8 @@ def user_representations(trained: TrainedSequential, dataset: Dataset, user_ids)
         tail = item_rows(dataset, history[user], source)[-max_len:]
         if len(tail):
             contexts[row, max_len - len(tail) :] = tail
-    states = last_states(model, contexts, trained.settings.eval_batch)
+    with torch_threads(trained.settings.threads):  # the same bits on any machine
+        states = last_states(model, contexts, trained.settings.eval_batch)
     return states.float().cpu().numpy()
 
 

@@ -182,7 +182,7 @@ SEQUENTIAL = Track(
         "interaction-equivalents (S × L for a soft set) over the original's train interactions"
     ),
     ratio_label="interaction-equivalents ratio",
-    random_method="random-users",
+    random_method="random-kxl",  # TD3's k x L shape: the same interaction-equivalents
 )
 
 TRACKS: Registry[Track] = Registry("track")

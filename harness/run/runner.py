@@ -257,7 +257,7 @@ class GridRunner:
             "seed": cell.seed,
             "llm": cell.llm,
             "user_embeddings": embeddings.model_dump(),
-            "training": self.config.training,
+            "training": self.settings().model_dump(mode="json"),  # resolved: defaults count
         }
         key = content_key(key_payload)
         folder = cache_root(self.cache) / CONDENSED_FOLDER / key

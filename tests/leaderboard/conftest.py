@@ -22,7 +22,7 @@ def sequential_track() -> Iterator[Track]:
         name="sequential",
         data_kind="sequential",
         ratio_label="interaction-equivalents ratio",
-        random_method="random-users",
+        random_method="random-kxl",
         ratio_definition="interaction-equivalents over the original's train interactions",
     )
     TRACKS.register("sequential", stand_in)

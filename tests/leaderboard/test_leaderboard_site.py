@@ -57,9 +57,9 @@ def _records():
             paper_url="https://example.org/p?a=1&b=2",
         )
     )
-    # the sequential track: Original, random-users and longest-users at two budgets
-    sequential = [("original", "all", 0.5), ("random-users", "20", 0.3),
-                  ("random-users", "60", 0.4), ("longest-users", "20", 0.42),
+    # the sequential track: Original, random-kxl and longest-users at two budgets
+    sequential = [("original", "all", 0.5), ("random-kxl", "20", 0.3),
+                  ("random-kxl", "60", 0.4), ("longest-users", "20", 0.42),
                   ("longest-users", "60", 0.45)]  # fmt: skip
     records += [
         make_sequential_record(method=method, budget=budget, seed=s, value=value + s / 100)

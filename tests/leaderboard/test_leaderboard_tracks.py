@@ -28,9 +28,9 @@ def _spread(value: float, seed: int) -> float:
 
 def _content_records():
     # Quality = seed mean / Original's (0.8) on every metric: random .75, tfdcon .9,
-    # random-users (a decoy here: not the content track's random method) .95
+    # random-kxl (a decoy here: not the content track's random method) .95
     cells = [("original", "all", 0.8), ("random", "10", 0.6), ("random", "47", 0.6),
-             ("tfdcon", "10", 0.72), ("tfdcon", "47", 0.68), ("random-users", "47", 0.76)]  # fmt: skip
+             ("tfdcon", "10", 0.72), ("tfdcon", "47", 0.68), ("random-kxl", "47", 0.76)]  # fmt: skip
     return [
         make_record(
             method=method,
@@ -45,9 +45,9 @@ def _content_records():
 
 
 def _sequential_records():
-    # Original 0.5 on every metric; Quality: random-users .6 (20) / .8 (60), longest-users
+    # Original 0.5 on every metric; Quality: random-kxl .6 (20) / .8 (60), longest-users
     # .8 (20) / .9 (60), random (a decoy here) .9 (20)
-    cells = [("original", "all", 0.5), ("random-users", "20", 0.3), ("random-users", "60", 0.4),
+    cells = [("original", "all", 0.5), ("random-kxl", "20", 0.3), ("random-kxl", "60", 0.4),
              ("longest-users", "20", 0.4), ("longest-users", "60", 0.45), ("random", "20", 0.45)]  # fmt: skip
     return [
         make_sequential_record(
@@ -103,7 +103,7 @@ def test_each_track_names_its_ratio_and_random_method(sequential_track):
     assert track_view("content").ratio_label == "condensation ratio"
     assert track_view("content").random_method == "random"
     assert track_view("sequential").ratio_label == "interaction-equivalents ratio"
-    assert track_view("sequential").random_method == "random-users"
+    assert track_view("sequential").random_method == "random-kxl"
     # a track not registered here (a plugin's records) gets Track's defaults
     assert track_view("plugin-x").ratio_label == "condensation ratio"
     assert track_view("plugin-x").random_method == "random"
@@ -116,13 +116,13 @@ def test_delta_random_compares_with_the_tracks_random_method(sequential_track):
     }
     assert entries[("content", "tfdcon", "10")].delta_random == pytest.approx(0.9 - 0.75)
     assert entries[("content", "tfdcon", "47")].delta_random == pytest.approx(0.85 - 0.75)
-    assert entries[("content", "random-users", "47")].delta_random == pytest.approx(0.95 - 0.75)
+    assert entries[("content", "random-kxl", "47")].delta_random == pytest.approx(0.95 - 0.75)
     assert entries[("sequential", "longest-users", "20")].delta_random == pytest.approx(0.8 - 0.6)
     assert entries[("sequential", "longest-users", "60")].delta_random == pytest.approx(0.9 - 0.8)
     assert entries[("sequential", "random", "20")].delta_random == pytest.approx(0.9 - 0.6)
-    assert entries[("sequential", "random-users", "20")].delta_random == pytest.approx(0.0)
+    assert entries[("sequential", "random-kxl", "20")].delta_random == pytest.approx(0.0)
     assert {e.random_method for e in entries.values() if e.track == "sequential"} == {
-        "random-users"
+        "random-kxl"
     }
     # the sequential size fields, means over seeds; the content ones stay empty there
     longest = entries[("sequential", "longest-users", "20")]
@@ -160,16 +160,16 @@ def test_each_section_has_its_axis_label_and_size_columns(site: Path):
     assert _cell(sequential, "longest-users", "20", "Sequences") == "20"
     assert _cell(sequential, "longest-users", "20", "Stored KB") == "11.7"  # 4 x 3000 / 1024
     assert _cell(sequential, "original", "all", "Sequences") == "943"
-    assert _cell(sequential, "random-users", "60", "Dense KB") == "23.4"  # 4 x 6000 / 1024
+    assert _cell(sequential, "random-kxl", "60", "Dense KB") == "23.4"  # 4 x 6000 / 1024
 
-    # ΔRandom: against random in the content section, random-users in the sequential one
+    # ΔRandom: against random in the content section, random-kxl in the sequential one
     assert "ΔRandom vs random" in content["header"]
-    assert "ΔRandom vs random-users" in sequential["header"]
+    assert "ΔRandom vs random-kxl" in sequential["header"]
     assert _cell(content, "tfdcon", "10", "ΔRandom vs random") == "+15.0 pp"
-    assert _cell(content, "random-users", "47", "ΔRandom vs random") == "+20.0 pp"
-    assert _cell(sequential, "longest-users", "20", "ΔRandom vs random-users") == "+20.0 pp"
-    assert _cell(sequential, "random", "20", "ΔRandom vs random-users") == "+30.0 pp"
-    assert _cell(sequential, "random-users", "60", "ΔRandom vs random-users") == "+0.0 pp"
+    assert _cell(content, "random-kxl", "47", "ΔRandom vs random") == "+20.0 pp"
+    assert _cell(sequential, "longest-users", "20", "ΔRandom vs random-kxl") == "+20.0 pp"
+    assert _cell(sequential, "random", "20", "ΔRandom vs random-kxl") == "+30.0 pp"
+    assert _cell(sequential, "random-kxl", "60", "ΔRandom vs random-kxl") == "+0.0 pp"
 
 
 def test_intro_names_each_tracks_quality_metrics_and_random_method(site: Path):
@@ -184,7 +184,7 @@ def test_intro_names_each_tracks_quality_metrics_and_random_method(site: Path):
     assert "ratio: condensation ratio" in notes["content"]
     assert "Quality over NDCG@K, Recall@K; ΔRandom against random." in notes["content"]
     assert "ratio: interaction-equivalents ratio" in notes["sequential"]
-    assert "Quality over NDCG@K, HR@K; ΔRandom against random-users." in notes["sequential"]
+    assert "Quality over NDCG@K, HR@K; ΔRandom against random-kxl." in notes["sequential"]
 
 
 def _entry_page(site: Path, slug_start: str) -> str:
@@ -207,7 +207,7 @@ def test_entry_pages_show_their_tracks_sizes(site: Path):
         "Size KB (stored / frozen / dense)": "11.7 / 0.0 / 11.7",
         "Bytes ratio (stored / dense)": "3.05% / 3.05%",  # 11.72 / 384
     }
-    assert "ΔRandom (vs <code>random-users</code>)" in sequential and "+20.0 pp" in sequential
+    assert "ΔRandom (vs <code>random-kxl</code>)" in sequential and "+20.0 pp" in sequential
     content = _entry_page(site, "movielens-tfdcon--tfdcon--47--naml")
     assert _size_rows(content) == {
         "Ratio (item / user / overall)": "5.00% / 5.00% / 5.00%",
@@ -224,7 +224,7 @@ def test_downloads_carry_both_tracks_size_fields(site: Path):
     assert float(longest["stored_kb"]) == pytest.approx(4 * 3000 / 1024)
     assert longest["ratio_item"] == "" and longest["item_kb"] == ""
     assert longest["ratio_label"] == "interaction-equivalents ratio"
-    assert longest["random_method"] == "random-users"
+    assert longest["random_method"] == "random-kxl"
     assert float(longest["delta_random"]) == pytest.approx(0.2)
     tfdcon = by[("content", "tfdcon", "47")]
     assert tfdcon["sequences"] == "" and float(tfdcon["item_kb"]) == pytest.approx(5.0)
@@ -234,7 +234,7 @@ def test_downloads_carry_both_tracks_size_fields(site: Path):
         e for e in document["entries"] if e["method"] == "longest-users" and e["budget"] == "60"
     )
     assert entry["dense_kb"] == pytest.approx(4 * 3000 / 1024) and entry["ratio_user"] is None
-    assert entry["delta_random"] == pytest.approx(0.1) and entry["random_method"] == "random-users"
+    assert entry["delta_random"] == pytest.approx(0.1) and entry["random_method"] == "random-kxl"
 
 
 def test_a_track_not_registered_renders_with_the_defaults(tmp_path: Path):

@@ -158,7 +158,7 @@ def test_the_sequential_track_is_registered(data):
     ]
     names = SEQUENTIAL.metrics(data)
     assert SEQUENTIAL.reference(data, names, "test") == full_ranking_reference(data, names, "test")
-    assert SEQUENTIAL.random_method == "random-users"
+    assert SEQUENTIAL.random_method == "random-kxl"
     assert SEQUENTIAL.ratio_label == "interaction-equivalents ratio"
     with pytest.raises(ConfigError, match="takes sequential data"):
         SEQUENTIAL.check_dataset(learnable_dataset())

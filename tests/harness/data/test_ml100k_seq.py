@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import zipfile
 
 import pandas as pd
@@ -107,3 +108,14 @@ def test_real_build_counts_and_text(tmp_path):
         )
         assert imported.fingerprint() == dataset.fingerprint()
         assert imported.meta["negatives"] == dataset.meta["negatives"]
+    # the version is pinned by the built table, not only its counts: two train rows swapped
+    # (same counts) are another version
+    check_result(dataset, "built")
+    train = dataset.interactions.index[dataset.interactions["split"] == "train"]
+    swapped = dataset.interactions.copy()
+    swapped.loc[train[0], "item_id"], swapped.loc[train[1], "item_id"] = (
+        swapped.loc[train[1], "item_id"],
+        swapped.loc[train[0], "item_id"],
+    )
+    with pytest.raises(DataError, match="another order"):
+        check_result(dataclasses.replace(dataset, interactions=swapped), "reordered")
