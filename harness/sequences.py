@@ -178,17 +178,34 @@ class SoftSequences:
                 tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
         except Exception as exc:  # OSError, or safetensors' own error type for a bad header
             raise DataError(f"unreadable soft sequences: {exc}", file=str(path)) from None
+        # the header's `frozen` is a JSON list of tensor names and `meta` a JSON object, as
+        # `save` writes them; anything else (unreadable JSON included) is refused by name
+        frozen, meta = _header_json(header, "frozen", "[]"), _header_json(header, "meta", "{}")
+        if not isinstance(frozen, list) or not all(isinstance(n, str) for n in frozen):
+            raise DataError(
+                f"soft-sequence header 'frozen' must be a JSON list of tensor names, "
+                f"got {header.get('frozen')!r}",
+                file=str(path),
+            )
+        if not isinstance(meta, dict):
+            raise DataError(
+                f"soft-sequence header 'meta' must be a JSON object, got {header.get('meta')!r}",
+                file=str(path),
+            )
         try:
             return cls(
-                form=header.get("form", ""),
-                tensors=tensors,
-                frozen=tuple(json.loads(header.get("frozen", "[]"))),
-                meta=json.loads(header.get("meta", "{}")),
+                form=header.get("form", ""), tensors=tensors, frozen=tuple(frozen), meta=meta
             )
-        except json.JSONDecodeError as exc:
-            raise DataError(f"unreadable soft-sequence header: {exc}", file=str(path)) from None
         except DataError as exc:
             raise DataError(str(exc), file=str(path)) from None
+
+
+def _header_json(header: dict, key: str, default: str) -> object:
+    """The JSON value of a safetensors header entry; None when it is no JSON."""
+    try:
+        return json.loads(header.get(key, default))
+    except (json.JSONDecodeError, TypeError):
+        return None
 
 
 # ---- hard sequences ------------------------------------------------------------------------

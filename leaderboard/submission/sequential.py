@@ -14,13 +14,18 @@ Accepted forms of the ``condensed_set`` folder (docs/submitting.md, "The sequent
   after the file's first bytes are checked to be a safetensors header.
 
 Rules (`check_sequential`): item ids known; sequences non-empty; soft tensors finite, their
-shapes chain, their item axis is the original's item table, dense rows sum to 1; budget:
-at most k sequences (k = `Budget.limit` of the original's train users, the content track's
-rounding) and at most k × `BUDGET_LENGTH` interaction-equivalents (a hard set's rows, a soft
-set's S × L); leakage: a hard sequence whose id is a user of the original is that user's and
-may not hold the user's dev or test target, unless the user's own original train sequence
-already holds that item. Synthetic sequences (other ids, every soft set) cannot be matched
-to users and are not checked for leakage.
+shapes chain, their item axis is the original's item table, dense rows sum to 1; a soft
+header's ``frozen`` is a JSON list naming at most the tucker ``items`` tensor (`read_soft`);
+budget: at most k sequences OR at most k × `BUDGET_LENGTH` interaction-equivalents (a hard
+set's rows, a soft set's S × L), k = `Budget.limit` of the original's train users (the content
+track's rounding): the rule of the condenser contract suite, which the track's baselines
+meet (k whole sequences, or the last k × L interactions). Leakage, hard sets only: (a) a
+sequence whose id is a user of the original may not hold that user's dev or test target
+unless the user's own train sequence already holds the item; (b) no sequence, under any id,
+may hold a user's dev or test step contiguously (`evaluation_steps`: the user's last
+`LEAK_CONTEXT` context items, then the target) unless the original's own train sequences
+hold that step too. Soft sets hold distributions, not item ids, and are not checked for
+leakage.
 
 Only the train set is taken from a submission; items, histories, dev and test stay the
 original's (a synthetic sequence id gets its own sequence as its history).
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import json
 import struct
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -62,6 +67,14 @@ HARD_COLUMNS = ("sequence_id", "items")
 # L of the budget: one budget unit (a sequence) stands for at most this many interactions;
 # the learners read the last 50 items, and the track's shaped baselines use the same L
 BUDGET_LENGTH = DEFAULT_LENGTH
+# m of the leakage rule: a user's dev step is its last m train items then its dev target;
+# its test step its last m items of train + dev then its test target. On ml-100k-seq the
+# original's own train sequences hold one such step of another user at m = 3 (none at m = 4);
+# steps the original train set holds are exempt, so the original passes at any m
+LEAK_CONTEXT = 3
+# (form, tensor) a submitted soft set may declare frozen: only TD3's pretrained item table V
+# (not learned; its bytes are counted apart); every other tensor is the method's own
+SUBMITTED_FROZEN = ((TUCKER, "items"),)
 SUM_TOLERANCE = 1e-3  # a dense position sums to 1 within this (SoftSequences' own tolerance)
 _HEADER_LIMIT = 100 * 1024 * 1024  # a safetensors header larger than this is no real header
 
@@ -195,19 +208,42 @@ def read_soft(path: Path, label: str) -> SoftSequences:
     except Exception as exc:  # safetensors raises its own error types for a bad file
         raise SubmissionRejected(f"unreadable safetensors: {exc}", file=label) from None
     form = header.get("form") or _form_of(tensors, label)
-    try:
-        frozen = tuple(json.loads(header.get("frozen", "[]")))
-        meta = json.loads(header.get("meta", "{}"))
-    except (json.JSONDecodeError, TypeError) as exc:
-        raise SubmissionRejected(f"unreadable safetensors header: {exc}", file=label) from None
+    frozen = _header_value(header, "frozen", "[]", list, "a JSON list of tensor names", label)
+    if not all(isinstance(name, str) for name in frozen):
+        raise SubmissionRejected(
+            f"the header's 'frozen' must be a JSON list of tensor names, got {header['frozen']!r}",
+            file=label,
+        )
+    claimed = [name for name in frozen if (form, name) not in SUBMITTED_FROZEN]
+    if claimed:
+        raise SubmissionRejected(
+            f"the header's 'frozen' names {claimed[0]!r}: a submitted soft set may declare only "
+            "the tucker 'items' tensor frozen (a pretrained item table); every other tensor "
+            "counts as learned",
+            file=label,
+        )
+    meta = _header_value(header, "meta", "{}", dict, "a JSON object", label)
     for name, array in tensors.items():
         _check_finite(name, np.asarray(array), label)
     if form == DENSE and "probs" in tensors:
         _check_distributions(np.asarray(tensors["probs"]), label)
     try:
-        return SoftSequences(form=form, tensors=tensors, frozen=frozen, meta=meta)
+        return SoftSequences(form=form, tensors=tensors, frozen=tuple(frozen), meta=meta)
     except DataError as exc:
         raise SubmissionRejected(str(exc), file=label) from None
+
+
+def _header_value(header: dict, key: str, default: str, kind: type, what: str, label: str):
+    """The JSON value of header entry `key`, refused unless it is a `kind`."""
+    try:
+        value = json.loads(header.get(key, default))
+    except json.JSONDecodeError:
+        value = None
+    if not isinstance(value, kind):
+        raise SubmissionRejected(
+            f"the header's {key!r} must be {what}, got {header.get(key)!r}", file=label
+        )
+    return value
 
 
 def _form_of(tensors: dict[str, np.ndarray], label: str) -> str:
@@ -285,19 +321,17 @@ def check_sequential(
     return condensed
 
 
-def _over_budget(count: int, what: str, allowed: int, budget: str, source: str) -> None:
-    if count > allowed:
-        raise SubmissionRejected(
-            f"the set has {count} {what}, over {allowed} ({budget})", file=source
-        )
-
-
-def _check_equivalents(count: int, k: int, budget: str, source: str, how: str) -> None:
+def _check_budget(
+    sequences: int, equivalents: int, k: int, budget: str, source: str, how: str
+) -> None:
+    """Within budget k: at most k sequences OR at most k × L interaction-equivalents (the
+    rule of the track's baselines: k whole sequences, or the last k × L interactions)."""
     allowed = k * BUDGET_LENGTH
-    if count > allowed:
+    if sequences > k and equivalents > allowed:
         raise SubmissionRejected(
-            f"the set has {count} interaction-equivalents ({how}), over k × L = "
-            f"{k} × {BUDGET_LENGTH} = {allowed} (budget {budget})",
+            f"the set has {sequences} sequences and {equivalents} interaction-equivalents "
+            f"({how}): over both k = {k} sequences and k × L = {k} × {BUDGET_LENGTH} = "
+            f"{allowed} (budget {budget}); a set keeps within one of them",
             file=source,
         )
 
@@ -334,9 +368,9 @@ def _check_hard(submitted: SubmittedSequences, original: Dataset, k: int, budget
                         file=source,
                         where=f"{place}, position {position}",
                     )
-    _over_budget(len(ids), "sequences", k, budget, source)
+    _check_steps(submitted, original)
     rows = sum(len(s) for s in submitted.sequences)
-    _check_equivalents(rows, k, budget, source, "hard: its interactions")
+    _check_budget(len(ids), rows, k, budget, source, "hard: its interactions")
 
 
 def _held_out_targets(original: Dataset) -> dict[int, dict[int, str]]:
@@ -350,6 +384,67 @@ def _held_out_targets(original: Dataset) -> dict[int, dict[int, str]]:
     ):
         out.setdefault(int(user), {}).setdefault(int(item), split)
     return out
+
+
+def evaluation_steps(
+    original: Dataset, m: int = LEAK_CONTEXT
+) -> dict[tuple[int, ...], list[tuple[int, str]]]:
+    """(context..., target) -> [(user, "dev" / "test")]: each user's dev step (its last `m`
+    train items, then its dev target) and test step (its last `m` items of train + dev,
+    then its test target), the steps the evaluation asks the model to take. A user without
+    earlier items has no step."""
+    if m < 1:
+        raise ValueError(f"a step needs at least one context item, got m = {m}")
+    targets: dict[str, dict[int, int]] = {"dev": {}, "test": {}}
+    inter = original.interactions
+    held = inter[inter["split"].isin(list(targets)) & (inter["label"] == 1)]
+    for split, user, item in zip(
+        held["split"].tolist(), held["user_id"].tolist(), held["item_id"].tolist(), strict=True
+    ):
+        targets[split].setdefault(int(user), int(item))
+    steps: dict[tuple[int, ...], list[tuple[int, str]]] = {}
+    for user, history in original.history_of().items():
+        context = [int(i) for i in history]
+        for split in ("dev", "test"):
+            target = targets[split].get(int(user))
+            if target is None:
+                continue
+            if context:
+                steps.setdefault((*context[-m:], target), []).append((int(user), split))
+            context.append(target)
+    return steps
+
+
+def _found_steps(sequences, steps: dict) -> Iterator[tuple[int, int, tuple[int, ...]]]:
+    """(sequence index, start, step) for every step of `steps` a sequence holds
+    contiguously, in sequence order then position order: windows as tuples, looked up."""
+    sizes = sorted({len(key) for key in steps})
+    for index, sequence in enumerate(sequences):
+        items = tuple(int(i) for i in sequence)
+        for start in range(len(items)):
+            for size in sizes:
+                window = items[start : start + size]
+                if len(window) == size and window in steps:
+                    yield index, start, window
+
+
+def _check_steps(submitted: SubmittedSequences, original: Dataset) -> None:
+    """Refuse a hard sequence (any id) holding a user's dev or test step, unless the
+    original's own train sequences hold that step too (it teaches nothing the original
+    does not)."""
+    steps = evaluation_steps(original)
+    taught = {key for _, _, key in _found_steps(hard_sequences(original)[1], steps)}
+    leaking = {key: owners for key, owners in steps.items() if key not in taught}
+    for index, start, key in _found_steps(submitted.sequences, leaking):
+        user, split = leaking[key][0]
+        sequence_id = int(submitted.ids[index])
+        raise SubmissionRejected(
+            f"sequence {sequence_id} holds user {user}'s {split} step (its last "
+            f"{len(key) - 1} context items {list(key[:-1])}, then its {split} target "
+            f"{key[-1]}) at positions {start}-{start + len(key) - 1}: dev/test leakage",
+            file=submitted.source,
+            where=f"{submitted.places[index]}, position {start}",
+        )
 
 
 def _synthetic_histories(submitted: SubmittedSequences, original: Dataset) -> pd.DataFrame | None:
@@ -379,9 +474,13 @@ def _check_soft(soft: SoftSequences, original: Dataset, k: int, budget: str, sou
         raise SubmissionRejected(
             f"soft sequences of shape {list(soft.shape)} hold no position", file=source
         )
-    _over_budget(sequences, "sequences", k, budget, source)
-    _check_equivalents(
-        soft.interaction_equivalents, k, budget, source, f"soft: S × L = {sequences} × {length}"
+    _check_budget(
+        sequences,
+        soft.interaction_equivalents,
+        k,
+        budget,
+        source,
+        f"soft: S × L = {sequences} × {length}",
     )
     if soft.form != DENSE and not np.isfinite(soft.probs()).all():
         raise SubmissionRejected(

@@ -148,3 +148,30 @@ def test_unreadable_soft_file_names_it(tmp_path):
     (folder / SOFT_FILE).write_bytes(b"not safetensors")
     with pytest.raises(DataError, match=SOFT_FILE):
         Dataset.load(folder)
+
+
+@pytest.mark.parametrize(
+    ("frozen", "what"),
+    [("5", "int"), ("items", "not JSON"), ('"items"', "str"), ("{}", "dict"), ("[1]", "list")],
+)
+def test_frozen_header_must_be_a_json_list_of_names(tmp_path, frozen, what):
+    from safetensors.numpy import save_file
+
+    soft = _tucker()
+    path = tmp_path / SOFT_FILE
+    save_file(dict(soft.tensors), str(path), metadata={"form": "tucker", "frozen": frozen})
+    with pytest.raises(DataError, match="'frozen' must be a JSON list of tensor names") as info:
+        SoftSequences.load(tmp_path)
+    assert info.value.file == str(path)
+    # the same file with a good header loads, its frozen names kept
+    save_file(dict(soft.tensors), str(path), metadata={"form": "tucker", "frozen": '["items"]'})
+    assert SoftSequences.load(tmp_path).frozen == ("items",)
+
+
+@pytest.mark.parametrize("meta", ["5", "not json", "[]"])
+def test_meta_header_must_be_a_json_object(tmp_path, meta):
+    from safetensors.numpy import save_file
+
+    save_file(dict(_dense().tensors), str(tmp_path / SOFT_FILE), metadata={"meta": meta})
+    with pytest.raises(DataError, match="'meta' must be a JSON object"):
+        SoftSequences.load(tmp_path)

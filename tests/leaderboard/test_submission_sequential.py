@@ -23,7 +23,9 @@ from harness.sequences import SoftSequences, hard_sequences, sequences_frame
 from leaderboard.submission import SubmissionRejected, validate_submission
 from leaderboard.submission.sequential import (
     BUDGET_LENGTH,
+    LEAK_CONTEXT,
     check_sequential_set,
+    evaluation_steps,
     read_sequential,
 )
 
@@ -48,15 +50,27 @@ def _write_tsv(folder: Path, rows) -> Path:
     return folder
 
 
-def _write_soft(folder: Path, tensors: dict, form: str | None = None) -> Path:
+def _write_soft(folder: Path, tensors: dict, form: str | None = None, **header: str) -> Path:
+    """`header`: further safetensors header entries (``frozen``, ``meta``), as text."""
     folder.mkdir(parents=True, exist_ok=True)
-    metadata = {"form": form} if form else None
+    metadata = ({"form": form} if form else {}) | header
     save_file(
         {k: np.asarray(v) for k, v in tensors.items()},
         str(folder / "soft.safetensors"),
-        metadata=metadata,
+        metadata=metadata or None,
     )
     return folder
+
+
+def _tucker_tensors(sequences: int = 3, length: int = 5, seed: int = 1) -> dict[str, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    shapes = {
+        "core": (2, 3, 4),
+        "users": (sequences, 2),
+        "positions": (length, 3),
+        "items": (30, 4),
+    }
+    return {name: rng.normal(size=shape).astype(np.float32) for name, shape in shapes.items()}
 
 
 def _check(folder: Path, budget: str = "6"):
@@ -175,31 +189,51 @@ def test_empty_and_duplicate_sequences(tmp_path):
     _refused(_write_tsv(tmp_path / "d", [("x", [1])]), "sequence_id must be an integer")
 
 
-def test_over_budget_by_sequences(tmp_path):
-    rows = [(SYNTHETIC + s, [s]) for s in range(7)]
-    _refused(_write_tsv(tmp_path / "c", rows), r"7 sequences, over 6 \(6\)")
-    _check(_write_tsv(tmp_path / "ok", rows[:6]))  # 6 pass
-    # 25% of the 40 train users is 10 sequences
+def test_over_both_budget_limits_is_refused(tmp_path):
+    """Within budget k: at most k sequences OR at most k × L interaction-equivalents."""
+    assert BUDGET_LENGTH == 50
+    rows = [(SYNTHETIC + s, [3] * 43) for s in range(7)]  # 7 sequences, 301 interactions
     _refused(
-        _write_tsv(tmp_path / "p", [(SYNTHETIC + s, [s]) for s in range(11)]),
-        r"11 sequences, over 10 \(25%\)",
+        _write_tsv(tmp_path / "c", rows),
+        r"7 sequences and 301 interaction-equivalents \(hard: its interactions\): over both "
+        r"k = 6 sequences and k × L = 6 × 50 = 300 \(budget 6\)",
+    )
+    # 25% of the 40 train users is k = 10: 11 sequences of 46 = 506 > 500 is over both
+    _refused(
+        _write_tsv(tmp_path / "p", [(SYNTHETIC + s, [3] * 46) for s in range(11)]),
+        r"11 sequences and 506 interaction-equivalents .*k = 10 sequences .* = 500 \(budget 25%\)",
         budget="25%",
     )
-
-
-def test_over_budget_by_interaction_equivalents(tmp_path):
-    assert BUDGET_LENGTH == 50
-    long = [i % 30 for i in range(51)]
     _refused(
-        _write_tsv(tmp_path / "hard", [(SYNTHETIC, long), (SYNTHETIC + 1, long)]),
-        r"102 interaction-equivalents \(hard: its interactions\), over k × L = 2 × 50 = 100",
+        _write_soft(tmp_path / "soft", {"probs": _dense(3, 34)}),
+        r"3 sequences and 102 interaction-equivalents \(soft: S × L = 3 × 34\): over both "
+        r"k = 2 sequences and k × L = 2 × 50 = 100",
         budget="2",
     )
-    _check(_write_tsv(tmp_path / "ok", [(SYNTHETIC, long), (SYNTHETIC + 1, long[:49])]), budget="2")
-    _refused(
-        _write_soft(tmp_path / "soft", {"probs": _dense(2, 60)}),
-        r"120 interaction-equivalents \(soft: S × L = 2 × 60\), over k × L = 2 × 50 = 100",
-        budget="2",
+
+
+def test_over_one_budget_limit_within_the_other_passes(tmp_path):
+    # more sequences than k, but at most k × L interactions (the `temporal` baseline's shape)
+    many_short = [(SYNTHETIC + s, [3] * 42) for s in range(7)]  # 7 > 6 sequences, 294 <= 300
+    ids, _ = hard_sequences(_check(_write_tsv(tmp_path / "short", many_short)))
+    assert len(ids) == 7
+    # k whole sequences holding more than k × L interactions (the `longest-users` shape)
+    long = [i % 30 for i in range(51)]
+    few_long = [(SYNTHETIC, long), (SYNTHETIC + 1, long)]  # 2 sequences, 102 > 100
+    assert (
+        sum(len(s) for s in hard_sequences(_check(_write_tsv(tmp_path / "long", few_long), "2"))[1])
+        == 102
+    )
+    # soft: 2 sequences of 60 positions (2 <= k = 2), or 3 of 30 (90 <= 100)
+    assert _check(_write_soft(tmp_path / "s1", {"probs": _dense(2, 60)}), "2").soft.shape == (
+        2,
+        60,
+        30,
+    )
+    assert _check(_write_soft(tmp_path / "s2", {"probs": _dense(3, 30)}), "2").soft.shape == (
+        3,
+        30,
+        30,
     )
 
 
@@ -216,6 +250,58 @@ def test_a_users_own_dev_or_test_target_under_their_id_is_leakage(tmp_path):
     _check(_write_tsv(tmp_path / "s", [(SYNTHETIC, [28, 29, 0, 2, 1])]))
     assert 14 in history[1]
     _check(_write_tsv(tmp_path / "r", [(1, [12, 13, 14])]))
+
+
+def _windows(sequence, size: int) -> list[list[int]]:
+    items = [int(i) for i in sequence]
+    return [items[p : p + size] for p in range(len(items) - size + 1)]
+
+
+def test_a_users_evaluation_step_under_any_id_is_leakage(tmp_path):
+    """User 2's train sequence ends 17, 18, 19; dev 24, test 25. Its dev step is
+    [17, 18, 19, 24], its test step [18, 19, 24, 25] (m = 3); no train sequence of the
+    original holds either."""
+    assert LEAK_CONTEXT == 3
+    history = ORIGINAL.history_of()
+    assert history[2][-3:] == [17, 18, 19]
+    dev, test = (ORIGINAL.split(s) for s in ("dev", "test"))
+    assert dev.loc[dev["user_id"] == 2, "item_id"].tolist() == [24]
+    assert test.loc[(test["user_id"] == 2) & (test["label"] == 1), "item_id"].tolist() == [25]
+    every_window = [w for h in history.values() for w in _windows(h, 4)]
+    assert [17, 18, 19, 24] not in every_window and [18, 19, 24, 25] not in every_window
+
+    error = _refused(
+        _write_tsv(tmp_path / "dev", [(SYNTHETIC + 1, [3]), (SYNTHETIC, [5, 17, 18, 19, 24, 3])]),
+        r"sequence 1000 holds user 2's dev step \(its last 3 context items \[17, 18, 19\], "
+        r"then its dev target 24\) at positions 1-4",
+    )
+    assert error.where == "line 3, position 1"
+    # under another user's id (user 3, whose own targets are 9 and 10)
+    error = _refused(
+        _write_tsv(tmp_path / "test", [(3, [18, 19, 24, 25])]),
+        r"sequence 3 holds user 2's test step \(its last 3 context items \[18, 19, 24\], "
+        r"then its test target 25\) at positions 0-3",
+    )
+    assert error.where == "line 2, position 0"
+    # the same items not contiguous, or after another context, are no step of user 2
+    _check(_write_tsv(tmp_path / "ok", [(SYNTHETIC, [17, 18, 19, 3, 24]), (4, [16, 18, 19, 24])]))
+
+
+def test_a_step_the_original_train_set_holds_is_no_leakage(tmp_path):
+    """User 0's dev step [28, 29, 0, 1] and test step [29, 0, 1, 2] are both in user 3's
+    train sequence: the original teaches them itself, so a copy passes."""
+    history = ORIGINAL.history_of()
+    assert history[0][-3:] == [28, 29, 0]
+    assert [28, 29, 0, 1] in _windows(history[3], 4) and [29, 0, 1, 2] in _windows(history[3], 4)
+    valid = _check(_write_tsv(tmp_path / "c", [(SYNTHETIC, [27, 28, 29, 0, 1, 2])]))
+    assert [s.tolist() for s in hard_sequences(valid)[1]] == [[27, 28, 29, 0, 1, 2]]
+
+
+def test_evaluation_steps_follow_dev_then_test():
+    steps = evaluation_steps(ORIGINAL, 3)
+    assert steps[(17, 18, 19, 24)] == [(2, "dev")] and steps[(18, 19, 24, 25)] == [(2, "test")]
+    assert (2, "dev") in evaluation_steps(ORIGINAL, 1)[(19, 24)]  # m = 1: [last item, target]
+    assert all(len(key) == 3 for key in evaluation_steps(ORIGINAL, 2))
 
 
 def test_wrong_number_of_items(tmp_path):
@@ -240,6 +326,44 @@ def test_dense_position_must_sum_to_one(tmp_path):
     probs[0, 3] *= 2
     error = _refused(_write_soft(tmp_path / "c", {"probs": probs}), "probs sums to 2;")
     assert error.where == "sequence 0, position 3"
+
+
+def test_only_the_tucker_item_table_may_be_declared_frozen(tmp_path):
+    valid = _check(_write_soft(tmp_path / "ok", _tucker_tensors(), frozen='["items"]'))
+    assert valid.soft.frozen == ("items",)
+    assert valid.soft.stored_bytes() == 4 * (2 * 3 * 4 + 3 * 2 + 5 * 3)  # without V [30, 4]
+    error = _refused(
+        _write_soft(tmp_path / "dense", {"probs": _dense(2, 5)}, frozen='["probs"]'),
+        "'frozen' names 'probs': a submitted soft set may declare only the tucker 'items' "
+        "tensor frozen",
+    )
+    assert error.file == "condensed/soft.safetensors"
+    _refused(
+        _write_soft(tmp_path / "core", _tucker_tensors(), frozen='["items", "core"]'),
+        "'frozen' names 'core'",
+    )
+    _refused(  # the Parquet form reads its soft set the same way
+        _write_soft(tmp_path / "none", {"probs": _dense(2, 5)}, frozen='["users"]'),
+        "'frozen' names 'users'",
+    )
+
+
+@pytest.mark.parametrize("frozen", ["5", "items", '"items"', "{}", '["items", 3]'])
+def test_frozen_header_must_be_a_json_list_of_names(tmp_path, frozen):
+    error = _refused(
+        _write_soft(tmp_path / "c", _tucker_tensors(), frozen=frozen),
+        "the header's 'frozen' must be a JSON list of tensor names",
+    )
+    assert error.file == "condensed/soft.safetensors"
+
+
+def test_frozen_claim_in_a_parquet_folder_is_refused(tmp_path):
+    soft = SoftSequences("dense", {"probs": _dense(2, 5)}, frozen=("probs",))
+    ORIGINAL.with_train(sequences_frame([], np.zeros(0)), variant="m", soft=soft).save(
+        tmp_path / "p"
+    )
+    error = _refused(tmp_path / "p", "'frozen' names 'probs'")
+    assert error.file == "condensed/soft.safetensors"
 
 
 def test_tucker_shapes_must_chain(tmp_path):
@@ -332,3 +456,32 @@ def test_validate_submission_refuses_pickle_and_leakage(tmp_path):
         SubmissionRejected, match="condensed/sequences.tsv \\(line 2, position 0\\)"
     ):
         validate_submission(root, load_original_dataset=_load)
+
+
+# ---- the real original ---------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_real_originals_train_set_passes_the_leakage_rule(mirror):
+    """ml-100k-seq's own train sequences, submitted as they are, pass at 100%. One step of
+    another user is among them at m = 3 (user 48's test step, in user 806's sequence; none
+    at m = 4): the exemption for steps the original holds is what lets it pass."""
+    from harness.data import load_dataset
+    from leaderboard.submission.sequential import SubmittedSequences, check_sequential
+
+    original = load_dataset("ml-100k-seq", mirror=mirror)
+    ids, sequences = hard_sequences(original)
+    steps = evaluation_steps(original, LEAK_CONTEXT)
+    held = {
+        (int(ids[s]), owner)
+        for s, sequence in enumerate(sequences)
+        for window in _windows(sequence, LEAK_CONTEXT + 1)
+        for owner in steps.get(tuple(window), ())
+    }
+    assert held == {(806, (48, "test"))}
+    longer = evaluation_steps(original, LEAK_CONTEXT + 1)
+    assert not any(tuple(w) in longer for s in sequences for w in _windows(s, LEAK_CONTEXT + 2))
+    places = tuple(f"line {i + 2}" for i in range(len(ids)))
+    submitted = SubmittedSequences("sequences.tsv", ids, tuple(sequences), places)
+    valid = check_sequential(submitted, original, budget="100%", method="original")
+    assert len(valid.split("train")) == len(original.split("train"))
