@@ -15,8 +15,9 @@ module and must not load torch.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import Any
 
 from harness.dataset import Dataset
 from harness.full_ranking import full_ranking_metric_names, full_ranking_reference
@@ -36,51 +37,32 @@ from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
 from recommenders.sequence_settings import SequentialTrainSettings
 from recommenders.settings import TrainSettings
 
-if TYPE_CHECKING:
-    from recommenders.evaluator import EvalResult
-    from recommenders.sequence_evaluator import SequentialEvaluation
-    from recommenders.sequence_trainer import TrainedSequential
-    from recommenders.trainer import TrainedModel
-
 # the content track's learners: the recommender registry (NAML, NRMS, Fastformer)
 CONTENT_LEARNERS: Registry = MODELS
 
 
-def train_content(
-    dataset: Dataset,
-    model_name: str,
-    seed: int,
-    settings: TrainSettings | None = None,
-    *,
-    negatives_from: Dataset | None = None,
-    evaluate_on: Dataset | None = None,
-    progress: bool = True,
-    on_epoch: Callable[[int, dict], None] | None = None,
-) -> TrainedModel:
-    """`recommenders.trainer.train_model`, imported when a cell trains."""
-    # lazy: torch takes seconds to import, and config validation imports this module
-    from recommenders.trainer import train_model
+def imported_when_called(target: str) -> Callable[..., Any]:
+    """A callable that imports ``module:function`` on its first call and passes everything on.
 
-    return train_model(
-        dataset,
-        model_name,
-        seed,
-        settings,
-        negatives_from=negatives_from,
-        evaluate_on=evaluate_on,
-        progress=progress,
-        on_epoch=on_epoch,
-    )
+    A track's trainer and evaluator import torch (seconds), and config validation imports
+    this module: the tracks name them, and the import waits until a cell trains or is scored.
+    """
+    module_name, _, attribute = target.partition(":")
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        return getattr(importlib.import_module(module_name), attribute)(*args, **kwargs)
+
+    call.__name__ = attribute
+    call.__qualname__ = attribute
+    call.__doc__ = f"`{module_name}.{attribute}`, imported when first called."
+    return call
 
 
-def evaluate_content(
-    trained, dataset: Dataset, split: str = "test", metrics: Sequence[str] | None = None
-) -> EvalResult:
-    """`recommenders.evaluator.evaluate`, imported when a cell is scored."""
-    # lazy: torch takes seconds to import, and config validation imports this module
-    from recommenders.evaluator import evaluate
-
-    return evaluate(trained, dataset, split, metrics)
+# recommenders.trainer.train_model(dataset, learner, seed, settings, *, negatives_from,
+# evaluate_on, progress, on_epoch) and recommenders.evaluator.evaluate(trained, dataset, split,
+# metrics): the content track's trainer and evaluator
+train_content = imported_when_called("recommenders.trainer:train_model")
+evaluate_content = imported_when_called("recommenders.evaluator:evaluate")
 
 
 def content_metrics(dataset: Dataset) -> list[str]:
@@ -123,41 +105,10 @@ CONTENT = Track(
 # ---- the sequential track -----------------------------------------------------------------
 
 
-def train_sequential(
-    dataset: Dataset,
-    learner: str,
-    seed: int,
-    settings: SequentialTrainSettings | None = None,
-    *,
-    negatives_from: Dataset | None = None,
-    evaluate_on: Dataset | None = None,
-    progress: bool = True,
-    on_epoch: Callable[[int, dict], None] | None = None,
-) -> TrainedSequential:
-    """`recommenders.sequence_trainer.train_sequential`, imported when a cell trains."""
-    # lazy: torch takes seconds to import, and config validation imports this module
-    from recommenders.sequence_trainer import train_sequential as train
-
-    return train(
-        dataset,
-        learner,
-        seed,
-        settings,
-        negatives_from=negatives_from,
-        evaluate_on=evaluate_on,
-        progress=progress,
-        on_epoch=on_epoch,
-    )
-
-
-def evaluate_sequential(
-    trained, dataset: Dataset, split: str = "test", metrics: Sequence[str] | None = None
-) -> SequentialEvaluation:
-    """`recommenders.sequence_evaluator.evaluate_sequential`, imported when a cell is scored."""
-    # lazy: torch takes seconds to import, and config validation imports this module
-    from recommenders.sequence_evaluator import evaluate_sequential as evaluate
-
-    return evaluate(trained, dataset, split, metrics)
+# the sequential track's: recommenders.sequence_trainer.train_sequential (same signature)
+# and recommenders.sequence_evaluator.evaluate_sequential
+train_sequential = imported_when_called("recommenders.sequence_trainer:train_sequential")
+evaluate_sequential = imported_when_called("recommenders.sequence_evaluator:evaluate_sequential")
 
 
 def sequential_metrics(dataset: Dataset) -> list[str]:
