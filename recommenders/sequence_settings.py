@@ -18,31 +18,25 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import ConfigDict, field_validator
+from pydantic import ConfigDict
 
-from harness.errors import ConfigError
-from harness.metrics import parse_metric
-from harness.typed import Number, Settings, StrictStr, check, int_at_least
+from harness.typed import Number, Settings, StrictStr, check
+from recommenders.settings import (
+    Device,
+    MetricName,
+    NonNegative,
+    NonNegativeInt,
+    PositiveInt,
+    Rate,
+)
 
 DEFAULT_MAX_LEN = 50  # the learner reads the last 50 items before a target
 
-_Positive = int_at_least(1, "must be a positive integer, got {value!r}")
-_Rate = Annotated[Number, check(lambda v: 0 < v < 1, "must be a number in (0, 1), got {value!r}")]
 _Share = Annotated[Number, check(lambda v: 0 <= v < 1, "must be a number in [0, 1), got {value!r}")]
-_NonNegative = Annotated[
-    Number, check(lambda v: v >= 0, "must be a non-negative number, got {value!r}")
-]
 ITEM_INPUTS = ("id", "text")
 _ItemInput = Annotated[
     StrictStr,
     check(lambda v: v in ITEM_INPUTS, "must be 'id' or 'text', got {value!r}"),
-]
-_Device = Annotated[
-    StrictStr,
-    check(
-        lambda v: v in ("auto", "cpu") or v.startswith("cuda"),
-        "must be auto, cpu or cuda[:N], got {value!r}",
-    ),
 ]
 
 
@@ -53,37 +47,28 @@ class SequentialTrainSettings(Settings):
     label: ClassVar[str] = "sequential train setting"
 
     # the learner (TD3's SASRec)
-    max_len: _Positive = DEFAULT_MAX_LEN
-    hidden: _Positive = 32
-    layers: _Positive = 1
-    heads: _Positive = 1
-    inner: _Positive = 64  # feed-forward width (SASRec)
+    max_len: PositiveInt = DEFAULT_MAX_LEN
+    hidden: PositiveInt = 32
+    layers: PositiveInt = 1
+    heads: PositiveInt = 1
+    inner: PositiveInt = 64  # feed-forward width (SASRec)
     dropout: _Share = 0.2  # on hidden states
     attention_dropout: _Share = 0.5  # on attention weights (SASRec)
     item_input: _ItemInput = "id"  # item-id embeddings, or projected MiniLM vectors
     # the optimiser
-    batch_size: _Positive = 128  # training windows (sequences of up to max_len + 1 items)
-    lr: _Rate = 1e-2
-    weight_decay: _NonNegative = 0.0
-    max_epochs: _Positive = 60
-    patience: int_at_least(0, "must be a non-negative integer, got {value!r}") = 10
-    min_improvement: _NonNegative = 0.0  # a dev gain below this does not reset patience
-    min_steps_per_epoch: _Positive = 8  # an epoch cycles a small (condensed) set this often
-    early_stop_metric: StrictStr = "NDCG@10"
+    batch_size: PositiveInt = 128  # training windows (sequences of up to max_len + 1 items)
+    lr: Rate = 1e-2
+    weight_decay: NonNegative = 0.0
+    max_epochs: PositiveInt = 60
+    patience: NonNegativeInt = 10
+    min_improvement: NonNegative = 0.0  # a dev gain below this does not reset patience
+    min_steps_per_epoch: PositiveInt = 8  # an epoch cycles a small (condensed) set this often
+    early_stop_metric: MetricName = "NDCG@10"
     # where and how it runs
-    device: _Device = "auto"
-    threads: _Positive = 1  # one thread: fastest on a shared 2-core machine, same bits
-    eval_batch: _Positive = 1024  # users scored at once in dev/test full ranking
+    device: Device = "auto"
+    threads: PositiveInt = 1  # one thread: fastest on a shared 2-core machine, same bits
+    eval_batch: PositiveInt = 1024  # users scored at once in dev/test full ranking
     model_options: dict[str, Any] = {}  # the learner's own knobs (its `Options`)
-
-    @field_validator("early_stop_metric")
-    @classmethod
-    def _known_metric(cls, value: str) -> str:
-        try:
-            parse_metric(value)
-        except ConfigError as exc:
-            raise ValueError(f"must be a metric name: {exc}") from None
-        return value
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
