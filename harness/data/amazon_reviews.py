@@ -26,8 +26,11 @@ from typing import Any
 
 import pandas as pd
 
-from harness.data.fetch import sha256_of
-from harness.data.sequential_protocol import SequentialEvents, integer_timestamp
+from harness.data.sequential_protocol import (
+    SequentialEvents,
+    events_from_files,
+    integer_timestamp,
+)
 from harness.data.textfiles import iter_json_lines_gz, read_json_lines
 from harness.errors import DataError
 
@@ -132,17 +135,14 @@ class AmazonLayout:
                 f"{self.name}: expected one reviews file and at most one {META_PREFIX}* metadata file, "
                 f"got {', '.join(map(str, paths))}"
             )
-        events = self.read_reviews(reviews[0])
-        items = self.read_meta(meta[0]) if meta else pd.DataFrame({"item": [], "text": []})
-        files = {p.name: sha256_of(p) for p in (*reviews, *meta)}
-        return SequentialEvents(
-            events=events,
-            items=items,
-            source=f"Amazon reviews ({self.name}) {', '.join(files)}",
-            sha256=files[reviews[0].name],
-            item_text=ITEM_TEXT if meta else "none (no metadata file)",
-            files=files,
-            source_counts={"item_records": len(items)},
+        return events_from_files(
+            reviews[0],
+            meta[0] if meta else None,
+            read_events=self.read_reviews,
+            read_items=self.read_meta,
+            source=f"Amazon reviews ({self.name})",
+            item_text=ITEM_TEXT,
+            without_items="none (no metadata file)",
         )
 
 

@@ -26,8 +26,11 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.data.fetch import sha256_of
-from harness.data.sequential_protocol import SequentialEvents, integer_timestamp
+from harness.data.sequential_protocol import (
+    SequentialEvents,
+    events_from_files,
+    integer_timestamp,
+)
 from harness.data.textfiles import read_text, split_rows, text_lines
 from harness.errors import DataError
 
@@ -127,17 +130,14 @@ class RecBoleAtomic:
             raise DataError(
                 f"recbole: expected one <name>.inter and at most one <name>.item, got {', '.join(map(str, paths))}"
             )
-        events = read_inter(inter[0])
-        items = read_item(item[0]) if item else pd.DataFrame({"item": [], "text": []})
-        files = {p.name: sha256_of(p) for p in (*inter, *item)}
-        return SequentialEvents(
-            events=events,
-            items=items,
-            source=f"RecBole atomic files {', '.join(files)}",
-            sha256=files[inter[0].name],
-            item_text=ITEM_TEXT if item else "none (no .item file)",
-            files=files,
-            source_counts={"item_records": len(items)},
+        return events_from_files(
+            inter[0],
+            item[0] if item else None,
+            read_events=read_inter,
+            read_items=read_item,
+            source="RecBole atomic files",
+            item_text=ITEM_TEXT,
+            without_items="none (no .item file)",
         )
 
 

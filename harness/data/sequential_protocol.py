@@ -32,12 +32,15 @@ item table (``item``, ``text``). The builder follows `design/sequential-track.md
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
+from harness.data.fetch import sha256_of
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import DataError
 from harness.sequences import SEQUENTIAL_KIND
@@ -81,6 +84,32 @@ class SequentialEvents:
     item_text: str
     files: dict[str, str] = field(default_factory=dict)
     source_counts: dict[str, int] = field(default_factory=dict)
+
+
+def events_from_files(
+    events_file: Path,
+    items_file: Path | None,
+    *,
+    read_events: Callable[[Path], pd.DataFrame],
+    read_items: Callable[[Path], pd.DataFrame],
+    source: str,
+    item_text: str,
+    without_items: str,
+) -> SequentialEvents:
+    """A loader's one events file and optional item-text file, read and hashed, as
+    `SequentialEvents` (no item file: no item text, `without_items` says why)."""
+    events = read_events(events_file)
+    items = read_items(items_file) if items_file else pd.DataFrame({"item": [], "text": []})
+    files = {p.name: sha256_of(p) for p in (events_file, *([items_file] if items_file else []))}
+    return SequentialEvents(
+        events=events,
+        items=items,
+        source=f"{source} {', '.join(files)}",
+        sha256=files[events_file.name],
+        item_text=item_text if items_file else without_items,
+        files=files,
+        source_counts={"item_records": len(items)},
+    )
 
 
 def protocol_summary(settings: SequentialSettings) -> str:
