@@ -1,13 +1,17 @@
 """The sequential track's expert: a learner (SASRec) trained on the original, cached on disk.
 
-`kcenter` reads its user representations; TD3 (next) reads its item table and features.
-It is trained once per (dataset fingerprint, learner, seed, settings) with the track's one
-trainer (`recommenders.sequence_trainer.train_sequential`, early stopping on the original's
-dev split) and stored as ``<cache root>/models/<key>.safetensors``: the module's state dict
-(float tensors, never pickle) with a JSON header (learner, seed, settings, how training
-went). The key is `harness.hashing.content_key` of those four inputs, so a change of any of
-them never serves a stale model. A later call (another condenser, another process) rebuilds
-the module from the settings and loads the weights instead of training.
+`kcenter` reads its user representations; TD3 and Farzi read its item table, its features
+and its training checkpoints. It is trained once per (dataset fingerprint, learner, seed,
+settings) with the track's one trainer (`recommenders.sequence_trainer.train_sequential`,
+early stopping on the original's dev split) and stored as ``<cache root>/models/<key>.safetensors``:
+the module's state dict (float tensors, never pickle) with a JSON header (learner, seed,
+settings, how training went). Beside it, ``<key>.epochs.safetensors`` holds the state dict as
+every epoch left it (tensor names ``epoch-007/<parameter>``): TD3 resets its learner to a
+random one of them each outer epoch. The key is `harness.hashing.content_key` of those four
+inputs, so a change of any of them never serves a stale model. A later call (another
+condenser, another process) rebuilds the module from the settings and loads the weights
+instead of training; a cache written before the per-epoch file existed is trained again
+(the same bits: training is seeded) to write it.
 
 Settings: the context's train settings when they are `SequentialTrainSettings`; anything
 else (the content track's `TrainSettings`, None) means the sequential defaults.
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 EXPERT_LEARNER = "sasrec"
 MODELS_FOLDER = "models"
+EPOCHS_SUFFIX = ".epochs.safetensors"
 KEY_VERSION = 1
 _TRAINING_FIELDS = ("epochs_run", "best_epoch", "epochs", "wall_seconds", "cpu_seconds",
                     "samples_per_second", "device")  # fmt: skip
@@ -56,6 +61,7 @@ class SequenceExpert:
     settings: Any = None
     progress: bool = True
     _loaded: dict[str, TrainedSequential] = field(default_factory=dict, repr=False)
+    _epochs: dict[str, dict[int, dict[str, Any]]] = field(default_factory=dict, repr=False)
 
     @property
     def train_settings(self) -> SequentialTrainSettings:
@@ -75,6 +81,9 @@ class SequenceExpert:
     def path(self, dataset: Dataset) -> Path:
         return Path(self.cache_dir) / MODELS_FOLDER / f"{self.cache_key(dataset)}.safetensors"
 
+    def epochs_path(self, dataset: Dataset) -> Path:
+        return self.path(dataset).with_suffix(EPOCHS_SUFFIX)
+
     def trained(self, dataset: Dataset) -> TrainedSequential:
         """The expert of `dataset` (the original): from memory, from disk, or trained now."""
         key = self.cache_key(dataset)
@@ -83,9 +92,34 @@ class SequenceExpert:
             if path.is_file():
                 self._loaded[key] = _load(path, dataset, self.learner, self.train_settings)
             else:
-                self._loaded[key] = self._train(dataset)
-                _save(self._loaded[key], path)
+                self._train_and_save(dataset)
         return self._loaded[key]
+
+    def checkpoints(self, dataset: Dataset) -> dict[int, dict[str, Any]]:
+        """{epoch (1-based): the state dict (torch tensors) as that epoch of the expert's
+        training left it}; trains the expert first when its per-epoch file is missing."""
+        key = self.cache_key(dataset)
+        if key not in self._epochs:
+            path = self.epochs_path(dataset)
+            if not path.is_file():
+                self._train_and_save(dataset)
+            else:
+                self._epochs[key] = _load_epochs(path)
+        return self._epochs[key]
+
+    def _train_and_save(self, dataset: Dataset) -> None:
+        key = self.cache_key(dataset)
+        states: dict[int, dict[str, Any]] = {}
+
+        def keep(epoch: int, model: Any) -> None:
+            states[epoch] = {
+                name: value.detach().cpu().clone() for name, value in model.state_dict().items()
+            }
+
+        trained = self._train(dataset, keep)
+        _save_epochs(states, self.epochs_path(dataset))
+        _save(trained, self.path(dataset))  # last: its presence means both files are whole
+        self._loaded[key], self._epochs[key] = trained, states
 
     def user_representations(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
         """[len(user_ids), hidden]: the expert's last hidden state after each user's original
@@ -94,7 +128,7 @@ class SequenceExpert:
 
         return user_representations(self.trained(dataset), dataset, np.asarray(user_ids))
 
-    def _train(self, dataset: Dataset) -> TrainedSequential:
+    def _train(self, dataset: Dataset, checkpoint: Any = None) -> TrainedSequential:
         from recommenders.sequence_trainer import train_sequential  # lazy: torch
 
         return train_sequential(
@@ -104,6 +138,7 @@ class SequenceExpert:
             self.train_settings,
             evaluate_on=dataset,
             progress=self.progress,
+            checkpoint=checkpoint,
         )
 
 
@@ -124,6 +159,42 @@ def _save(trained: TrainedSequential, path: Path) -> None:
         ),
     }
     atomic_write_bytes(path, save(tensors, metadata=header))
+
+
+def _epoch_prefix(epoch: int) -> str:
+    return f"epoch-{epoch:03d}/"
+
+
+def _save_epochs(states: dict[int, dict[str, Any]], path: Path) -> None:
+    from safetensors.torch import save  # lazy: torch
+
+    tensors = {
+        _epoch_prefix(epoch) + name: value.contiguous()
+        for epoch, state in states.items()
+        for name, value in state.items()
+    }
+    atomic_write_bytes(path, save(tensors, metadata={"epochs": json.dumps(sorted(states))}))
+
+
+def _load_epochs(path: Path) -> dict[int, dict[str, Any]]:
+    from safetensors import safe_open  # lazy: torch
+
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            epochs = json.loads((handle.metadata() or {})["epochs"])
+            states = {
+                int(epoch): {
+                    name.removeprefix(_epoch_prefix(epoch)): handle.get_tensor(name)
+                    for name in handle.keys()  # noqa: SIM118
+                    if name.startswith(_epoch_prefix(epoch))
+                }
+                for epoch in epochs
+            }
+    except Exception as exc:  # OSError, a bad header, safetensors' own error type
+        raise DataError(
+            f"unreadable cached expert checkpoints ({exc}); delete the file", file=str(path)
+        ) from None
+    return states
 
 
 def _load(

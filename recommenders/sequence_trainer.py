@@ -115,6 +115,7 @@ def train_sequential(
     evaluate_on: Dataset | None = None,
     progress: bool = True,
     on_epoch: Callable[[int, dict], None] | None = None,
+    checkpoint: Callable[[int, SequentialLearner], None] | None = None,
 ) -> TrainedSequential:
     """Train `learner` on `dataset`'s train set (hard sequences or ``dataset.soft``) and keep
     the best dev epoch.
@@ -122,7 +123,9 @@ def train_sequential(
     `evaluate_on`: the dataset whose dev split early stopping reads (the ORIGINAL for a
     condensed set; default `dataset`). `negatives_from` is accepted for the track's trainer
     signature and unused: the loss ranks all items, nothing is sampled.
-    `on_epoch(epoch, record)` is called after each epoch (1-based).
+    `on_epoch(epoch, record)` is called after each epoch (1-based); `checkpoint(epoch, model)`
+    too, with the model as that epoch left it (an expert's per-epoch checkpoints: TD3 resets its
+    learner to them). Neither changes the training.
     """
     del negatives_from  # full softmax over all items: no sampled negatives
     settings = settings or SequentialTrainSettings()
@@ -163,6 +166,8 @@ def train_sequential(
             epochs.append(record)
             if on_epoch is not None:
                 on_epoch(epoch, dict(record))
+            if checkpoint is not None:
+                checkpoint(epoch, model)
             if stopping.update(epoch, record.get(dev_metric, math.nan), model):
                 break
         model.load_state_dict(stopping.best_state)

@@ -20,7 +20,6 @@ as a record of method ``<label>-tuned`` whose ``tuning`` names the study and tri
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib.util
 import json
 import os
@@ -38,7 +37,7 @@ from harness.budget import ALL_USERS
 from harness.errors import CondbenchError, ConfigError
 from harness.hashing import content_key
 from harness.metrics import quality
-from harness.paths import atomic_write_text, cache_root
+from harness.paths import atomic_write_text, cache_root, exclusive_lock
 from harness.run.config import ExperimentConfig, ParamRange
 from harness.run.runner import Cell, GridRunner
 from leaderboard.record import TUNED_SUFFIX, ResultRecord, Tuning, read_record
@@ -288,12 +287,8 @@ def _creation_lock(url: str):
     if not path or path == ":memory:":
         yield
         return
-    with open(f"{path}.lock", "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with exclusive_lock(f"{path}.lock"):
+        yield
 
 
 def _engine_kwargs(url: str) -> dict:

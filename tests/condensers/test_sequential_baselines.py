@@ -265,8 +265,10 @@ def test_kcenter_trains_the_expert_once_and_reads_it_back(tmp_path, monkeypatch)
     settings = SequentialTrainSettings(max_epochs=2, device="cpu", threads=1)
     first_ctx = context(tmp_path, train_settings=settings)
     first = condense("kcenter", original, 6, tmp_path, ctx=first_ctx)
-    files = list((tmp_path / MODELS_FOLDER).iterdir())
-    assert [f.name for f in files] == [first_ctx.sequence_expert().path(original).name]
+    files = sorted(f.name for f in (tmp_path / MODELS_FOLDER).iterdir())
+    expert = first_ctx.sequence_expert()  # the best weights, and every epoch's (TD3 reads them)
+    assert files == sorted([expert.path(original).name, expert.epochs_path(original).name])
+    assert sorted(expert.checkpoints(original)) == [1, 2]
     users = np.sort(original.histories["user_id"].to_numpy())
     trained_vectors = first_ctx.sequence_representations(original, users)
     assert trained_vectors.shape == (40, settings.hidden)
