@@ -41,7 +41,8 @@ class NoParams(Settings):
 
 class Condenser(ABC):
     """One condensation method. Subclasses set `name`, `summary`, `Params` and `condense`,
-    and `data_kinds` when they take other data than the content track's.
+    `data_kinds` when they take other data than the content track's, and `label` when the
+    board should name the method otherwise than by its registry name.
 
     ``Params`` is a `harness.typed.Settings` model (frozen, unknown keys refused) whose field
     types and validators reject bad values with a `ConfigError` naming the key; `from_options`
@@ -56,6 +57,12 @@ class Condenser(ABC):
     # the kinds of data (`harness.tracks.dataset_kind`: "content", "sequential") it condenses;
     # ANY_KIND: every kind (the identity)
     data_kinds: ClassVar[tuple[str, ...]] = ("content",)
+    # the options of the method's smallest run (a profile, fewer steps): what the contract
+    # tests and other quick checks pass; a method that is fast anyway leaves it empty
+    smoke_options: ClassVar[dict[str, Any]] = {}
+    # the method as the board names it, e.g. "Farzi (in TD3's loop)"; None: its registry name.
+    # Result records carry it (`MethodInfo.label`) when a cell keeps the condenser's own name
+    label: ClassVar[str | None] = None
 
     @classmethod
     def takes(cls, kind: str) -> bool:

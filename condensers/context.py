@@ -3,14 +3,22 @@
 
 Everything heavy is created on first use, so `original` or `random` never load a model.
 Each part can be handed in ready-made (tests, another harness), else it is built from the
-context's settings. The context also times the stages of a run (`stage`).
+context's settings. The context also times the stages of a run (`stage`) and passes a
+method's per-step figures (a distillation's outer loss and dev metrics per epoch) to the
+cell's tracking run (`report`).
+
+A method that evaluates its own train set by its own recipe (TD3's warm-started learners)
+puts the figures on the returned dataset's ``meta[EXTRA_EVALUATIONS]``: ``{key: {"label":
+str, "description": str, "split": "test", "metrics": {name: float}}}``. The record keeps
+them (`leaderboard.record.ExtraEvaluation`) and the method's entry page shows them,
+labelled, never ranked.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -28,6 +36,10 @@ from recommenders.encoders import SentenceEncoder
 UserEmbeddingProvider = Callable[[Dataset, np.ndarray], np.ndarray]
 # (original dataset, user ids) -> one representation row per user, in that order
 SequenceRepresentationProvider = Callable[[Dataset, np.ndarray], np.ndarray]
+# (group, {name: value}, step) -> None: where `CondenseContext.report` sends a method's figures
+MetricsSink = Callable[[str, Mapping[str, float], int], None]
+# the key of a condensed set's meta holding the method's own evaluations (module doc)
+EXTRA_EVALUATIONS = "extra_evaluations"
 
 
 @dataclass
@@ -42,6 +54,8 @@ class CondenseContext:
     - ``sequence_learner``/``seed``/``train_settings``: the sequential expert trained on
       Original (`condensers.sequence_expert`, cached under ``<cache>/models``); content
       `TrainSettings` in ``train_settings`` mean the sequential defaults.
+    - ``metrics_sink``: where `report` sends per-step figures (the grid runner logs them to
+      the cell's MLflow run); None: `report` does nothing.
     """
 
     cache_dir: Path | None = None
@@ -58,6 +72,7 @@ class CondenseContext:
     expert: SequenceExpert | None = None
     sequence_representation_provider: SequenceRepresentationProvider | None = None
     timings: dict[str, float] = field(default_factory=dict)
+    metrics_sink: MetricsSink | None = None
 
     def __post_init__(self) -> None:
         self.cache_dir = cache_root(self.cache_dir)
@@ -125,7 +140,13 @@ class CondenseContext:
         """The LLM client's call counts, or {} when no LLM was used."""
         return dict(self.llm_client.stats()) if self.llm_client is not None else {}
 
-    # ---- timing ------------------------------------------------------------------------
+    # ---- figures and timing ------------------------------------------------------------
+    def report(self, group: str, metrics: Mapping[str, float], step: int) -> None:
+        """Send one step's figures (e.g. group "distill", {"outer_loss": ..., "dev_NDCG@10":
+        ...}, the epoch) to the sink; a no-op without one."""
+        if self.metrics_sink is not None:
+            self.metrics_sink(group, {name: float(v) for name, v in metrics.items()}, int(step))
+
     @contextlib.contextmanager
     def stage(self, name: str) -> Iterator[None]:
         """Add the wall time of the block to ``timings[name]`` (seconds)."""

@@ -12,7 +12,8 @@ A sequential dataset (``meta["kind"] == "sequential"``) keeps the common `Datase
 - dev and test hold one target row per user (label 1, ``group_id`` the user).
 - a **soft set** is a `SoftSequences` in ``Dataset.soft`` and an empty train split:
   S sequences of L positions, each a distribution over all items, stored as float32
-  tensors in ``soft.safetensors`` (never pickle), densely or by a method's factors.
+  tensors in ``soft.safetensors`` (never pickle), densely or by a method's factors: TD3's
+  Tucker factors ("tucker") or Farzi Data's latent sequences and decoder ("latent").
 
 `train_kind` says which one a train set is; `interaction_equivalents` is what the track's
 ratio counts (S × L for a soft set, the train rows for a hard one).
@@ -37,11 +38,12 @@ if TYPE_CHECKING:
 SEQUENTIAL_KIND = "sequential"
 HARD, SOFT = "hard", "soft"
 SOFT_FILE = "soft.safetensors"
-DENSE, TUCKER = "dense", "tucker"
+DENSE, TUCKER, LATENT = "dense", "tucker", "latent"
 # the tensors each form stores; P is computed from them by `SoftSequences.probs`
 FORM_TENSORS: dict[str, tuple[str, ...]] = {
     DENSE: ("probs",),  # P [S, L, n_items], rows sum to 1
     TUCKER: ("core", "users", "positions", "items"),  # G [d1,d2,h], U [S,d1], T [L,d2], V [n,h]
+    LATENT: ("latent", "decoder"),  # Farzi: E [S, L, d], D [d, n_items]
 }
 
 
@@ -50,9 +52,11 @@ class SoftSequences:
     """S soft sequences of length L over n items: ``probs()[s, l]`` is a distribution.
 
     ``form`` "dense" stores P itself; "tucker" stores TD3's factors and P =
-    softmax(einsum("ijk,ai,bj,ck->abc", G, U, T, V)) over items. ``frozen`` names tensors
-    the method did not learn (TD3's V is the frozen item table of a pretrained SASRec): the
-    record counts bytes with and without them.
+    softmax(einsum("ijk,ai,bj,ck->abc", G, U, T, V)) over items; "latent" stores Farzi
+    Data's parameterisation, a latent sequence summary E [S, L, d] and a decoder D
+    [d, n_items], and P = softmax(E @ D) over items. ``frozen`` names tensors the method did
+    not learn (TD3's V is the frozen item table of a pretrained SASRec): the record counts
+    bytes with and without them.
     """
 
     form: str
@@ -97,6 +101,14 @@ class SoftSequences:
             if not np.allclose(sums, 1.0, atol=1e-3):
                 raise DataError("soft sequences: every position of probs must sum to 1 over items")
             return
+        if self.form == LATENT:
+            latent, decoder = t["latent"], t["decoder"]
+            if latent.ndim != 3 or decoder.ndim != 2 or latent.shape[2] != decoder.shape[0]:
+                raise DataError(
+                    f"soft sequences (latent): latent is [S, L, d] and decoder [d, items]; "
+                    f"got latent {latent.shape}, decoder {decoder.shape}"
+                )
+            return
         core, users, positions, items = t["core"], t["users"], t["positions"], t["items"]
         if core.ndim != 3 or users.ndim != 2 or positions.ndim != 2 or items.ndim != 2:
             raise DataError(
@@ -116,6 +128,9 @@ class SoftSequences:
         t = self.tensors
         if self.form == DENSE:
             return tuple(int(v) for v in t["probs"].shape)  # type: ignore[return-value]
+        if self.form == LATENT:
+            sequences, length, _ = t["latent"].shape
+            return (int(sequences), int(length), int(t["decoder"].shape[1]))
         return (len(t["users"]), len(t["positions"]), len(t["items"]))
 
     @property
@@ -128,9 +143,13 @@ class SoftSequences:
         t = self.tensors
         if self.form == DENSE:
             return t["probs"]
-        logits = np.einsum(
-            "ijk,ai,bj,ck->abc", t["core"], t["users"], t["positions"], t["items"], optimize=True
-        ).astype(np.float64)
+        if self.form == LATENT:  # float64 maths, as the tucker branch's softmax
+            logits = t["latent"].astype(np.float64) @ t["decoder"].astype(np.float64)
+        else:
+            logits = np.einsum(
+                "ijk,ai,bj,ck->abc", t["core"], t["users"], t["positions"], t["items"],
+                optimize=True,
+            ).astype(np.float64)  # fmt: skip
         logits -= logits.max(axis=-1, keepdims=True)
         weights = np.exp(logits)
         return (weights / weights.sum(axis=-1, keepdims=True)).astype(np.float32)

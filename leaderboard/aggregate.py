@@ -20,7 +20,12 @@ Figures per entry (DESIGN.md, "Protocol and metrics"):
   ``sizes``, by the track's definition (``ratio_overall`` is its headline ratio; the content
   track fills item/user/overall KB, the sequential track interactions, sequences and KB both
   ways; the other track's fields stay None). An ``original`` record without sizes has ratio 1
-  (overall, and each other ratio its dataset's other entries report).
+  (overall, and each other ratio its dataset's other entries report);
+- a method's own evaluations (``ResultRecord.extra_evaluations``, e.g. TD3's warm-started
+  recipe): per key, its label, description and split, and each metric's mean over the
+  entry's records that report it. Shown on the entry page, labelled; never ranked;
+- the method's display label (``MethodInfo.label``, e.g. "Farzi (in TD3's loop)"): the first
+  record's (by seed) that has one, shown beside the method name; None when no record has one.
 
 What a track names (its ratio's label, its random method) comes from the registered track
 (`recommenders.tracks.TRACKS`); a track that is not registered here (a plugin's records read
@@ -52,7 +57,7 @@ from harness.metrics import (
     summarise,
 )
 from harness.tracks import Track
-from leaderboard.record import Environment, ResultRecord
+from leaderboard.record import Environment, ExtraEvaluation, ResultRecord
 from recommenders.tracks import TRACKS
 
 ORIGINAL_METHOD = "original"
@@ -110,6 +115,18 @@ class MetricSummary(BaseModel):
     per_seed: list[float]  # aligned with Entry.seeds
 
 
+class ExtraSummary(BaseModel):
+    """One of a method's own evaluations over an entry's seeds (shown, never ranked)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    label: str
+    description: str
+    split: str
+    seeds: list[int]  # the seeds whose records report it
+    metrics: dict[str, float]  # each metric's mean over those seeds
+
+
 class Entry(BaseModel):
     """One leaderboard row: a method at a budget with one recommender, over its seeds."""
 
@@ -119,6 +136,7 @@ class Entry(BaseModel):
     dataset: str
     dataset_version: str
     method: str
+    method_label: str | None  # how the board shows the method beside its name (MethodInfo.label)
     method_version: str
     method_source: str
     params: dict[str, Any]
@@ -158,6 +176,7 @@ class Entry(BaseModel):
     environment: Environment
     reference: dict[str, dict[str, float]]
     reference_quality: dict[str, float]
+    extra_evaluations: dict[str, ExtraSummary] = {}
 
     @property
     def key(self) -> tuple[str, str, str, str]:
@@ -173,6 +192,12 @@ class Entry(BaseModel):
     @property
     def is_original(self) -> bool:
         return self.method == ORIGINAL_METHOD
+
+    @property
+    def extra_metric_names(self) -> list[str]:
+        """Every metric some extra evaluation of the entry reports (the table's columns)."""
+        names = {name for extra in self.extra_evaluations.values() for name in extra.metrics}
+        return sorted(names, key=metric_sort_key)
 
 
 # ---- statistics (the math lives in harness.metrics; this file only groups records) --------
@@ -302,6 +327,37 @@ def _ratio_fields(groups: Iterable[_Group]) -> dict[tuple[str, str], set[str]]:
     return out
 
 
+def _extra_summaries(records: list[ResultRecord]) -> dict[str, ExtraSummary]:
+    """Per key of the records' extra evaluations: the first record's label, description and
+    split (records sorted by seed), each metric's mean over the records that report it."""
+    reported: dict[str, list[tuple[int, ExtraEvaluation]]] = defaultdict(list)
+    for record in records:
+        for key, extra in record.extra_evaluations.items():
+            reported[key].append((record.seed, extra))
+    out = {}
+    for key in sorted(reported):
+        first = reported[key][0][1]
+        values: dict[str, list[float]] = defaultdict(list)
+        for _, extra in reported[key]:
+            for name, value in extra.metrics.items():
+                values[name].append(float(value))
+        out[key] = ExtraSummary(
+            label=first.label,
+            description=first.description,
+            split=first.split,
+            seeds=[seed for seed, _ in reported[key]],
+            metrics={
+                name: float(np.mean(values[name])) for name in sorted(values, key=metric_sort_key)
+            },
+        )
+    return out
+
+
+def _method_label(records: list[ResultRecord]) -> str | None:
+    """The label of the first record (by seed) that names one; None when none does."""
+    return next((r.method.label for r in records if r.method.label is not None), None)
+
+
 def _llm_label(records: list[ResultRecord]) -> str | None:
     labels = sorted({f"{r.llm.backend}/{r.llm.model}" for r in records if r.llm is not None})
     return ", ".join(labels) if labels else None
@@ -326,6 +382,7 @@ def _entry(
         dataset=first.dataset.name,
         dataset_version=first.dataset.version,
         method=first.method.name,
+        method_label=_method_label(group.records),
         method_version=first.method.version,
         method_source=first.method.source,
         params=first.method.params,
@@ -359,6 +416,7 @@ def _entry(
         environment=first.environment,
         reference=first.reference,
         reference_quality=_reference_quality(group, scored.metrics, original),
+        extra_evaluations=_extra_summaries(group.records),
     )
 
 

@@ -2,7 +2,8 @@
 
 Both carry every track's size fields (``ratio_overall`` is the track's headline ratio, named
 by ``ratio_label``; a field of another track is empty / null) and the method ΔRandom compares
-with (``random_method``).
+with (``random_method``). ``method_label`` is how the board shows the method beside its name
+(empty / null when its records name none).
 
 The CSV is opened in spreadsheets, so a text cell that starts with ``=``, ``+``, ``-``, ``@``
 (or a tab / carriage return) is prefixed with ``'`` and can never run as a formula. Numbers
@@ -28,6 +29,7 @@ _FIXED_COLUMNS = (
     "dataset",
     "recommender",
     "method",
+    "method_label",
     "method_version",
     "method_source",
     "budget",

@@ -10,12 +10,15 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    FiniteFloat,
+    StringConstraints,
+    TypeAdapter,
     ValidationError,
     field_validator,
     model_serializer,
@@ -41,13 +44,25 @@ class _Strict(BaseModel):
 
 
 class MethodInfo(_Strict):
+    """The method of a record: ``name`` is its key on the board (the record's path);
+    ``label`` how the board shows it beside the name (a condenser's `Condenser.label`, e.g.
+    "Farzi (in TD3's loop)"), left out of the JSON when None so older records keep their text."""
+
     name: str = Field(min_length=1, max_length=200)
+    label: str | None = Field(default=None, min_length=1, max_length=200)
     version: str = "0"
     params: dict[str, Any] = Field(default_factory=dict)
     # who produced the train set: our own condenser, a read-only release entry, a submission
     source: Literal["condbench", "release", "submission"] = "condbench"
     authors: str | None = None
     paper_url: str | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty_label(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        if data.get("label") is None:
+            data.pop("label", None)
+        return data
 
 
 class DatasetInfo(_Strict):
@@ -116,6 +131,37 @@ class Environment(_Strict):
     packages: dict[str, str] = Field(default_factory=dict)
 
 
+class ExtraEvaluation(_Strict):
+    """A method's own evaluation of its train set by its own recipe, e.g. TD3's warm-started
+    learners: shown on the method's entry page, labelled, never ranked (the board ranks only
+    the track's from-scratch recipe). ``metrics`` are this seed's figures on ``split``;
+    ``description`` says what the recipe does differently."""
+
+    label: str = Field(min_length=1, max_length=200)
+    description: str = Field(default="", max_length=2000)
+    split: Literal["dev", "test"] = "test"
+    metrics: dict[str, FiniteFloat] = Field(min_length=1)
+
+
+# an extra evaluation's key: a name MLflow and file names accept, e.g. "td3-recipe"
+ExtraKey = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+_EXTRA_EVALUATIONS = TypeAdapter(dict[ExtraKey, ExtraEvaluation])
+
+
+def extra_evaluations(data: Any, source: str) -> dict[str, ExtraEvaluation]:
+    """``{key: ExtraEvaluation}`` from a plain mapping (a condenser's
+    ``meta["extra_evaluations"]``); anything else is one `DataError` naming `source` and
+    where. Keys are names MLflow and file names accept (letters, digits, ``.``, ``_``, ``-``)."""
+    try:
+        return _EXTRA_EVALUATIONS.validate_python(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "(all)"
+        raise DataError(
+            f"invalid extra evaluation: {first['msg']}", file=source, where=where
+        ) from None
+
+
 class Tuning(_Strict):
     study: str
     trial: int
@@ -136,6 +182,9 @@ class ResultRecord(_Strict):
     # test metrics under a track's secondary protocols, e.g. {"uni100": {...}}: the sequential
     # track's fixed sampled negatives, for comparing with papers that sample (never ranked)
     secondary_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+    # a method's own evaluation recipes (e.g. {"td3-recipe": ...}): shown on its entry page,
+    # labelled, never ranked; left out of the JSON when empty, as secondary_metrics is
+    extra_evaluations: dict[ExtraKey, ExtraEvaluation] = Field(default_factory=dict)
     reference: dict[str, dict[str, float]] = Field(default_factory=dict)  # chance, popularity
     groups_used: int = 0
     groups_dropped: int = 0
@@ -155,10 +204,12 @@ class ResultRecord(_Strict):
         return value
 
     @model_serializer(mode="wrap")
-    def _without_empty_secondary(self, handler: Any) -> dict[str, Any]:
+    def _without_empty_optional(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
-        if not data.get("secondary_metrics"):  # records of tracks without one keep their text
-            data.pop("secondary_metrics", None)
+        # records without them keep their text (every committed record stays byte-identical)
+        for name in ("secondary_metrics", "extra_evaluations"):
+            if not data.get(name):
+                data.pop(name, None)
         return data
 
     @property

@@ -5,7 +5,9 @@ A cell is dataset x method x budget x recommender x seed. Running one cell:
 1. load the original dataset (once per process);
 2. condense it, or take the condensed set from the cache (``<cache>/condensed/<key>``, keyed
    by a content hash of the dataset, method, params, budget, seed and LLM spec), so each
-   train set is built once;
+   train set is built once; a method's per-step figures (`CondenseContext.report`) go to the
+   cell's MLflow run, and its own evaluations (``meta["extra_evaluations"]``) are kept with
+   the set, so a cached set still has them;
 3. train the recommender on it (negatives from Original where the set says so) and evaluate
    on the ORIGINAL dev and test splits;
 4. log everything to MLflow, then write the result record atomically.
@@ -29,7 +31,7 @@ from typing import Any
 import numpy as np
 
 from condensers import registry
-from condensers.context import CondenseContext
+from condensers.context import EXTRA_EVALUATIONS, CondenseContext
 from harness.budget import Budget
 from harness.data import load_dataset
 from harness.dataset import Dataset
@@ -48,12 +50,14 @@ from harness.run.tracking import FAILED, CellRun, Tracker
 from harness.tracks import Track
 from leaderboard.record import (
     DatasetInfo,
+    ExtraEvaluation,
     LLMInfo,
     MethodInfo,
     ResultRecord,
     SizeInfo,
     Timings,
     Tuning,
+    extra_evaluations,
     record_path,
     write_record,
 )
@@ -240,8 +244,12 @@ class GridRunner:
         return SizeInfo(**self.track.ratio(self.track.sizes(train_set), full))
 
     # ---- condensation (cached) ------------------------------------------------------------
-    def condensed(self, cell: Cell, original: Dataset) -> tuple[Dataset, dict]:
-        """The cell's train set and how it was made (seconds, LLM, params), built at most once."""
+    def condensed(
+        self, cell: Cell, original: Dataset, run: CellRun | None = None
+    ) -> tuple[Dataset, dict]:
+        """The cell's train set and how it was made (seconds, LLM, params, the method's own
+        evaluations), built at most once. With `run`, the figures the condenser reports
+        (`CondenseContext.report`) are logged to it, per step."""
         condenser_cls = registry.get(cell.condenser)
         params = condenser_params(condenser_cls, cell.params, f"condenser {cell.method!r} params")
         condenser = condenser_cls(params)
@@ -272,6 +280,7 @@ class GridRunner:
             seed=embeddings.seed,
             train_settings=self.settings(),
             progress=self.progress,
+            metrics_sink=run.log_metrics if run is not None else None,
         )
         budget = Budget.parse(cell.budget)
         started = time.perf_counter()
@@ -285,6 +294,11 @@ class GridRunner:
         }
         if context.llm_client is not None:
             made["llm"] = {**dict(context.llm_client.describe()), **context.llm_stats()}
+        if dataset.meta.get(EXTRA_EVALUATIONS):  # checked now, before anything is cached
+            extras = extra_evaluations(
+                dataset.meta[EXTRA_EVALUATIONS], f"condenser {cell.condenser!r}"
+            )
+            made["extra_evaluations"] = {k: v.model_dump() for k, v in extras.items()}
         dataset = dataclasses.replace(dataset, meta={**dataset.meta, "condbench": made})
         if identity or not self.reuse_condensed:  # nothing worth caching (original) or asked not to
             return dataset, dict(made, cached=False)
@@ -347,7 +361,7 @@ class GridRunner:
             cell.key, run_name=cell.key, tags={**_cell_tags(cell), "track": self.track.name}
         )
         try:
-            train_set, made = self.condensed(cell, original)
+            train_set, made = self.condensed(cell, original, run)
             run.log_params(self._params(cell, made))
 
             def on_epoch(epoch: int, values: dict) -> None:
@@ -395,6 +409,7 @@ class GridRunner:
             ),
             method=MethodInfo(
                 name=cell.method,
+                label=method_label(cell),
                 params=made.get("params", {}),
                 source="release" if cell.condenser.startswith("release-") else "condbench",
             ),
@@ -404,6 +419,7 @@ class GridRunner:
             metrics=result.metrics,
             dev_metrics=result.dev_metrics,
             secondary_metrics=result.secondary,
+            extra_evaluations=_extras(made),
             reference=self.reference(original),
             groups_used=result.groups_used,
             groups_dropped=result.groups_dropped,
@@ -433,11 +449,26 @@ class GridRunner:
         run.log_metrics("timing", record.timings.model_dump())
         if record.sizes is not None:
             run.log_metrics("size", record.sizes.model_dump())
+        for key, extra in record.extra_evaluations.items():
+            run.log_metrics(f"extra.{key}", extra.metrics)
         run.log_dict(record.config, "config.json")
         run.log_dict(made.get("llm") or {"llm": "not used"}, "llm_cache_stats.json")
         run.log_dict(json.loads(record.model_dump_json()), "record.json")
         if made.get("folder"):
             run.log_folder(made["folder"], "condensed_set")
+
+
+def method_label(cell: Cell) -> str | None:
+    """How the board shows the cell's method: its condenser's `Condenser.label`, only when the
+    cell keeps the condenser's own name (a config ``label:`` renames the method; then None)."""
+    if cell.method != cell.condenser:
+        return None
+    return registry.get(cell.condenser).label
+
+
+def _extras(made: dict) -> dict[str, ExtraEvaluation]:
+    """The method's own evaluations of how the set was made (a cached set's too)."""
+    return extra_evaluations(made.get("extra_evaluations") or {}, "condensed set")
 
 
 def _cell_tags(cell: Cell) -> dict[str, str]:

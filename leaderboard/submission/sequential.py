@@ -8,10 +8,11 @@ Accepted forms of the ``condensed_set`` folder (docs/submitting.md, "The sequent
 - ``sequences.tsv`` alone: a hard set, header ``sequence_id<TAB>items``, one line per
   sequence, item ids separated by spaces, in order (the text `harness.sizes.sequences_tsv`
   writes);
-- ``soft.safetensors`` alone: a soft set, dense (``probs`` [S, L, n_items]) or tucker
-  (``core``, ``users``, ``positions``, ``items``); the header's ``form`` may be left out
-  (the tensor names say it). Nothing is unpickled: tensors are read by safetensors only,
-  after the file's first bytes are checked to be a safetensors header.
+- ``soft.safetensors`` alone: a soft set, dense (``probs`` [S, L, n_items]), tucker
+  (``core``, ``users``, ``positions``, ``items``) or latent (``latent`` [S, L, d],
+  ``decoder`` [d, n_items]); the header's ``form`` may be left out (the tensor names say
+  it). Nothing is unpickled: tensors are read by safetensors only, after the file's first
+  bytes are checked to be a safetensors header.
 
 Rules (`check_sequential`): item ids known; sequences non-empty; soft tensors finite, their
 shapes chain, their item axis is the original's item table, dense rows sum to 1; a soft
@@ -48,6 +49,7 @@ from harness.errors import DataError
 from harness.sequences import (
     DENSE,
     FORM_TENSORS,
+    LATENT,
     SOFT_FILE,
     TUCKER,
     SoftSequences,
@@ -251,8 +253,8 @@ def _form_of(tensors: dict[str, np.ndarray], label: str) -> str:
         if sorted(names) == sorted(tensors):
             return form
     raise SubmissionRejected(
-        f"tensors {sorted(tensors)} are neither dense {list(FORM_TENSORS[DENSE])} "
-        f"nor tucker {list(FORM_TENSORS[TUCKER])}",
+        f"tensors {sorted(tensors)} are neither dense {list(FORM_TENSORS[DENSE])}, "
+        f"tucker {list(FORM_TENSORS[TUCKER])} nor latent {list(FORM_TENSORS[LATENT])}",
         file=label,
     )
 
@@ -484,7 +486,8 @@ def _check_soft(soft: SoftSequences, original: Dataset, k: int, budget: str, sou
     )
     if soft.form != DENSE and not np.isfinite(soft.probs()).all():
         raise SubmissionRejected(
-            "the tucker factors give NaN or infinite probabilities (overflow)", file=source
+            f"the {soft.form} factors give NaN or infinite probabilities (overflow)",
+            file=source,
         )
 
 

@@ -11,6 +11,7 @@ from harness.dataset import Dataset
 from harness.errors import DataError
 from harness.sequences import (
     HARD,
+    LATENT,
     SOFT,
     SOFT_FILE,
     SoftSequences,
@@ -38,6 +39,15 @@ def _tucker(sequences: int = 4, length: int = 5, items: int = 30) -> SoftSequenc
         "items": rng.normal(size=(items, 6)),
     }
     return SoftSequences("tucker", tensors, frozen=("items",))
+
+
+def _latent(sequences: int = 3, length: int = 4, items: int = 30) -> SoftSequences:
+    rng = np.random.default_rng(2)
+    tensors = {
+        "latent": rng.normal(size=(sequences, length, 5)),
+        "decoder": rng.normal(size=(5, items)),
+    }
+    return SoftSequences(LATENT, tensors)
 
 
 def test_hard_sequences_keep_row_order_per_group():
@@ -70,7 +80,33 @@ def test_tucker_probs_are_the_softmax_of_the_product():
     assert soft.dense_bytes() == 4 * 5 * 30 * 4
 
 
-@pytest.mark.parametrize("make", [_dense, _tucker])
+def test_latent_probs_by_hand():
+    # one sequence of two positions over three items, d = 2: logits = latent @ decoder
+    latent = np.array([[[1.0, 0.0], [0.5, -1.0]]])
+    decoder = np.array([[0.0, 1.0, 2.0], [3.0, 0.0, -1.0]])
+    soft = SoftSequences("latent", {"latent": latent, "decoder": decoder})
+    # position 0: logits (0, 1, 2); position 1: (0.5*0 - 3, 0.5 - 0, 1 + 1) = (-3, 0.5, 2)
+    e = np.e
+    first = np.array([1.0, e, e**2]) / (1 + e + e**2)
+    second = np.array([e**-3, e**0.5, e**2]) / (e**-3 + e**0.5 + e**2)
+    probs = soft.probs()
+    assert probs.dtype == np.float32 and probs.shape == (1, 2, 3)
+    np.testing.assert_allclose(probs[0, 0], first, rtol=1e-6)
+    np.testing.assert_allclose(probs[0, 1], second, rtol=1e-6)
+    assert soft.shape == (1, 2, 3) and soft.interaction_equivalents == 2
+    assert soft.stored_bytes() == 4 * (1 * 2 * 2 + 2 * 3) and soft.dense_bytes() == 4 * 2 * 3
+
+
+@pytest.mark.parametrize(
+    ("latent", "decoder"),
+    [((1, 2, 3), (2, 5)), ((2, 3), (3, 5)), ((1, 2, 3), (3, 5, 1))],
+)
+def test_latent_shapes_that_do_not_chain_are_refused(latent, decoder):
+    with pytest.raises(DataError, match=r"latent is \[S, L, d\] and decoder \[d, items\]"):
+        SoftSequences("latent", {"latent": np.ones(latent), "decoder": np.ones(decoder)})
+
+
+@pytest.mark.parametrize("make", [_dense, _tucker, _latent])
 def test_soft_set_saves_loads_and_keeps_its_fingerprint(tmp_path, make):
     original = tiny_sequential_dataset()
     soft = make()
@@ -93,6 +129,18 @@ def test_soft_set_saves_loads_and_keeps_its_fingerprint(tmp_path, make):
         data.split("train"), variant="soft", soft=SoftSequences(soft.form, nudged, soft.frozen)
     )
     assert moved.fingerprint() != data.fingerprint()
+
+
+def test_latent_sequence_size_figures():
+    original = tiny_sequential_dataset()
+    soft_set = original.with_train(original.split("train").iloc[0:0], variant="s", soft=_latent())
+    full = sequence_sizes(original)
+    figures = sequence_size_figures(sequence_sizes(soft_set), full)
+    assert figures["interactions"] == 12 and figures["sequences"] == 3
+    assert figures["ratio_overall"] == pytest.approx(12 / full.interactions)
+    assert figures["stored_kb"] == pytest.approx(4 * (3 * 4 * 5 + 5 * 30) / 1024)
+    assert figures["frozen_kb"] == 0
+    assert figures["dense_kb"] == pytest.approx(3 * 4 * 30 * 4 / 1024)
 
 
 def test_sequence_size_figures():

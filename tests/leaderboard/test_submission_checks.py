@@ -206,9 +206,11 @@ def test_movielens_fresh_ids_random_and_merged_pass_copies_of_test_users_do_not(
 
 def _look_alikes(name: str) -> list[str]:
     cyrillic = {"a": "\u0430", "e": "\u0435", "o": "\u043e", "p": "\u0440", "c": "\u0441"}
-    letter = next(c for c in name if c in cyrillic)
+    letter = next((c for c in name if c in cyrillic), None)  # "td3" has none
     slash = name.replace("-", "/") if "-" in name else f"{name[:2]}/{name[2:]}"
+    homoglyph = [name.replace(letter, cyrillic[letter], 1)] if letter else []
     return [
+        *homoglyph,
         name,
         name.upper(),
         name.capitalize(),
@@ -217,7 +219,6 @@ def _look_alikes(name: str) -> list[str]:
         f"{name[:2]}\u200b{name[2:]}",  # zero-width space inside
         f"{name}\u00ad",  # soft hyphen
         f"{name}\t",
-        name.replace(letter, cyrillic[letter], 1),
         slash,
         name.replace("-", "_"),
         chr(ord(name[0]) + 0xFEE0) + name[1:],  # a full-width first letter (NFKC: the same)

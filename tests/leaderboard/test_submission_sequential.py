@@ -142,6 +142,27 @@ def test_tucker_soft_set_without_form_header_gives_softmax_of_the_product(tmp_pa
     np.testing.assert_allclose(valid.soft.probs(), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_latent_soft_set_without_form_header_gives_softmax_of_latent_times_decoder(tmp_path):
+    rng = np.random.default_rng(3)
+    latent = rng.normal(size=(4, 5, 2)).astype(np.float32)
+    decoder = rng.normal(size=(2, 30)).astype(np.float32)
+    valid = _check(_write_soft(tmp_path / "c", {"latent": latent, "decoder": decoder}))
+    assert valid.soft.form == "latent" and valid.soft.shape == (4, 5, 30)
+    assert valid.split("train").empty and valid.soft.interaction_equivalents == 20
+    logits = np.einsum("sld,dn->sln", latent.astype(np.float64), decoder.astype(np.float64))
+    expected = np.exp(logits) / np.exp(logits).sum(axis=-1, keepdims=True)
+    np.testing.assert_allclose(valid.soft.probs(), expected, rtol=1e-5, atol=1e-7)
+    # a latent set learned every tensor: neither may be declared frozen
+    _refused(
+        _write_soft(tmp_path / "f", {"latent": latent, "decoder": decoder}, frozen='["decoder"]'),
+        "'frozen' names 'decoder'",
+    )
+    _refused(
+        _write_soft(tmp_path / "w", {"latent": latent, "decoder": decoder[:, :7]}),
+        "range over 7 items; the original has 30",
+    )
+
+
 def test_parquet_folders_hard_and_soft(tmp_path):
     train = sequences_frame([[7, 8, 9], [1, 2]], np.array([5, SYNTHETIC]))
     hard = ORIGINAL.with_train(
