@@ -45,6 +45,9 @@ CONDENSERS.register("random-kxl", "condensers.random_kxl:RandomKxLCondenser")
 CONDENSERS.register("longest-users", "condensers.longest_users:LongestUsersCondenser")
 CONDENSERS.register("temporal", "condensers.temporal:TemporalCondenser")
 CONDENSERS.register("kcenter", "condensers.kcenter:KCenterCondenser")
+# the sequential track's distillation methods (TD3's loop, `condensers.distillation`)
+CONDENSERS.register("td3", "condensers.td3:TD3Condenser")
+CONDENSERS.register("farzi", "condensers.farzi:FarziCondenser")
 
 
 def available() -> list[str]:

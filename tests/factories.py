@@ -7,6 +7,8 @@ Datasets (all in the common schema, `Dataset.validate()` passes):
 - `learnable_dataset`: items whose text says whether users like them (token 1000), clicks
   follow it; a learner's loss and AUC move within a few steps.
 - `small_dataset`: 12 items, 6 users; users 4 and 5 appear only in dev / test (submissions).
+- `cluster_sequential_dataset`: 80 users in two clusters of 8 items, each sequence drawn
+  inside its user's cluster (TD3's known-structure test).
 - `tiny_sequential_dataset`: the sequential track's shape (`harness.sequences`): 40 users
   walking an item cycle (next item = current + 1 mod 30, with some noise), leave-one-out
   dev/test targets, 10 fixed test negatives per user; a learner can learn the cycle.
@@ -50,7 +52,9 @@ def find_mirror(environ: Mapping[str, str] = os.environ) -> Path:
     if not (path / MIRROR_MARKER).is_dir():
         message = f"no data mirror at {path} (set CONDBENCH_MIRROR)"
         if in_ci(environ):
-            pytest.fail(f"{message}; CI needs the mirror: its data tests may not skip", pytrace=False)
+            pytest.fail(
+                f"{message}; CI needs the mirror: its data tests may not skip", pytrace=False
+            )
         pytest.skip(message)
     return path
 
@@ -137,7 +141,8 @@ def tiny_sequential_dataset(seed: int = 0) -> Dataset:
     events.sort(key=lambda e: e[0])  # global time order; stable, so each user keeps theirs
     train_rows = [("train", user, item, 1, user) for _, user, item in events]
     interactions = pd.DataFrame(
-        train_rows + targets + negatives, columns=["split", "user_id", "item_id", "label", "group_id"]
+        train_rows + targets + negatives,
+        columns=["split", "user_id", "item_id", "label", "group_id"],
     )
     return Dataset(
         name="tiny-seq",
@@ -145,8 +150,13 @@ def tiny_sequential_dataset(seed: int = 0) -> Dataset:
         text_fields=("text",),
         histories=pd.DataFrame(histories),
         interactions=normalise_interactions(interactions),
-        meta={"name": "tiny-seq", "variant": "original", "version": "1", "kind": "sequential",
-              "cutoffs": [5, 10]},  # fmt: skip
+        meta={
+            "name": "tiny-seq",
+            "variant": "original",
+            "version": "1",
+            "kind": "sequential",
+            "cutoffs": [5, 10],
+        },  # fmt: skip
     )
 
 
@@ -227,6 +237,45 @@ def small_dataset(name: str = "tiny") -> Dataset:
 
 
 # ---- learners --------------------------------------------------------------------------------
+CLUSTER_ITEMS = 8  # items per cluster of `cluster_sequential_dataset`
+
+
+def cluster_sequential_dataset(seed: int = 0, users: int = 80, length: int = 12) -> Dataset:
+    """A world with a known structure: items 0-7 form cluster A, 8-15 cluster B; user u
+    lives in cluster u % 2 and each of its `length` items is drawn uniformly from that
+    cluster (repeats allowed). Leave-one-out: the last item is test, the one before dev.
+    A learner that knows the clusters ranks the target among 8 of 16 items."""
+    rng = np.random.default_rng(seed)
+    rows, histories = [], []
+    for user in range(users):
+        cluster = user % 2
+        walk = [
+            int(i) for i in rng.integers(0, CLUSTER_ITEMS, size=length) + cluster * CLUSTER_ITEMS
+        ]
+        rows += [("train", user, item, 1, user) for item in walk[:-2]]
+        rows += [("dev", user, walk[-2], 1, user), ("test", user, walk[-1], 1, user)]
+        histories.append({"user_id": user, "history": walk[:-2]})
+    items = 2 * CLUSTER_ITEMS
+    return Dataset(
+        name="clusters",
+        items=pd.DataFrame(
+            {"item_id": np.arange(items), "text": [[2000 + i] for i in range(items)]}
+        ),
+        text_fields=("text",),
+        histories=pd.DataFrame(histories),
+        interactions=normalise_interactions(
+            pd.DataFrame(rows, columns=["split", "user_id", "item_id", "label", "group_id"])
+        ),
+        meta={
+            "name": "clusters",
+            "variant": "original",
+            "version": "1",
+            "kind": "sequential",
+            "cutoffs": [5, 10],
+        },  # fmt: skip
+    )
+
+
 # model options small enough that every learner trains on `learnable_dataset` in a second
 SMALL_MODEL = {"word_dim": 16, "content_dim": 32, "user_dim": 16, "attention_hidden": 16}
 

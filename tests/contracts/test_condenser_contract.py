@@ -18,7 +18,8 @@ Each condenser runs once per kind of data it declares (`Condenser.data_kinds`), 
 kind's tiny dataset (`TINY`: content `factories.tiny_dataset`, sequential
 `factories.tiny_sequential_dataset`), with an offline context (`factories.tiny_context`: a
 fake LLM backend behind the real client, hashed embeddings, hashed sequence-expert
-representations). The ``release-*`` entries return the TF-DCon release's own sets, so they
+representations, one small SASRec expert shared by the methods that read its weights) and
+each method's `Condenser.smoke_options` (its smallest profile). The ``release-*`` entries return the TF-DCon release's own sets, so they
 run on movielens-tfdcon from the data mirror (fast: no training, no LLM).
 """
 
@@ -79,6 +80,16 @@ def tiny_originals():
 
 
 @pytest.fixture(scope="module")
+def tiny_expert(tmp_path_factory):
+    """A small SASRec expert of the tiny sequential original (6 epochs), cached on disk."""
+    from condensers.sequence_expert import SequenceExpert
+    from recommenders.sequence_settings import SequentialTrainSettings
+
+    settings = SequentialTrainSettings(max_epochs=6, patience=2, threads=1, device="cpu")
+    return SequenceExpert(tmp_path_factory.mktemp("expert"), settings=settings, progress=False)
+
+
+@pytest.fixture(scope="module")
 def release_original(mirror, session_cache):
     from harness.data import load_dataset
 
@@ -103,14 +114,19 @@ class Case:
             self.mirror = None
             self.cache = None
             self.budgets = TINY[kind][1]
+        # a method that reads an expert's weights (TD3's loop) shares one, trained once
+        self.expert = request.getfixturevalue("tiny_expert") if kind == SEQUENTIAL_KIND else None
         self._tmp = tmp_path_factory
 
     def condense(self, budget: str, seed: int = 0):
         cache = self.cache or self._tmp.mktemp(f"{self.name}-cache")
         ctx = tiny_context(
-            cache, mirror=self.mirror, sequence_representation_provider=hashed_user_embeddings
+            cache,
+            mirror=self.mirror,
+            sequence_representation_provider=hashed_user_embeddings,
+            expert=self.expert,
         )
-        condenser = get(self.name).from_options({})
+        condenser = get(self.name).from_options(get(self.name).smoke_options)
         return condenser.condense(
             self.original, Budget.parse(budget), np.random.default_rng(seed), ctx
         )
