@@ -29,10 +29,16 @@ are marked "ours"):
   last summary is kept).
 - **Checkpoint** after every epoch: one safetensors file (no pickle) under
   ``<cache>/distill/<key>.safetensors`` with the summary, the best summary, the outer Adam's
-  moments and the torch and numpy generator states; a killed run resumes at the next epoch
-  and ends with the same bits as an uninterrupted one. A finished file is reused: another
-  cell with the same inputs (``summary_seed`` fixed, another learner seed) does not distil
-  again.
+  moments and the numpy generator's state; torch (dropout) is seeded per epoch from (seed,
+  epoch), so a killed run resumes at the next epoch and ends with the same bits as an
+  unbroken one on any device. The key hashes the inputs the summary depends on (dataset,
+  parameters but the own-recipe extra's, budget, seed, the expert's key and weights, the
+  validation's settings). A finished file is reused: another cell with the same inputs
+  (``summary_seed`` fixed, another learner seed) does not distil again; a lock beside it makes
+  a second process wait instead of distilling the same summary too.
+- **Devices**: ``device`` places the summary, the learner of the loop and the real batches;
+  the expert, the validation's learners and TD3's own recipe run where the track's training
+  settings put them (``training.device``).
 
 Profiles (`PROFILES`): ``smoke`` (CI: seconds), ``cpu`` (TD3's ml-100k shapes, 3 epochs:
 about 10 min on 2 CPU cores) and ``paper`` (its ``script/ml100k.sh``: 30 epochs). A field
@@ -42,6 +48,7 @@ given explicitly overrides the profile's value.
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import math
 import time
@@ -77,29 +84,37 @@ from harness.hashing import content_key
 from harness.paths import atomic_write_bytes, atomic_write_text, exclusive_lock
 from harness.progress import progress as progress_bar
 from harness.sequences import SEQUENTIAL_KIND, SoftSequences, hard_sequences, sequences_frame
-from harness.typed import Number, Settings, StrictBool, StrictInt, StrictStr, check
+from harness.typed import Number, Settings, StrictBool, StrictStr, check
 from recommenders.evaluator import resolve_device
 from recommenders.sequence_base import SequentialLearner
 from recommenders.sequence_evaluator import evaluate_sequential, last_states
 from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
 from recommenders.sequence_trainer import TrainedSequential, train_sequential
-from recommenders.settings import Device, NonNegative, PositiveInt, Rate
+from recommenders.settings import Device, NonNegative, NonNegativeInt, PositiveInt, Rate
 from recommenders.trainer import seeded_torch, torch_threads
 
 DISTILL_FOLDER = "distill"
-OWN_RECIPE_SUFFIX = ".own-recipe.json"
 LOCK_SUFFIX = ".lock"
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: torch seeded per epoch, no generator state stored
 DEV_METRIC = "NDCG@10"
 VALIDATIONS = ("scratch", "warm", "none")
 VALIDATION_SEED = 0  # the seed of the learner that validates a summary
 PROFILES: dict[str, dict[str, Any]] = {
     # CI and the main job's quick look (seconds on a tiny world, about a minute on
     # ml-100k-seq): 24 short outer steps, every inner step differentiable, larger steps for
-    # both optimisers so that so few steps show the method's direction (ours)
-    "smoke": {"epochs": 3, "steps_per_epoch": 8, "inner_steps": 10, "window": 10,
-              "real_batch": 256, "seq_lr": 0.1, "net_lr": 0.05, "validation": "warm",
-              "warm_steps": 20},  # fmt: skip
+    # both optimisers so that so few steps show the method's direction, and validation by
+    # TD3's (cheaper) warm recipe instead of the from-scratch learner (all ours)
+    "smoke": {
+        "epochs": 3,
+        "steps_per_epoch": 8,
+        "inner_steps": 10,
+        "window": 10,
+        "real_batch": 256,
+        "seq_lr": 0.1,
+        "net_lr": 0.05,
+        "validation": "warm",
+        "warm_steps": 20,
+    },  # fmt: skip
     # TD3's ml-100k shapes, 3 epochs: about 10 min on 2 CPU cores
     "cpu": {"epochs": 3, "inner_steps": 200, "window": 40, "real_batch": 4096},
     # TD3's script/ml100k.sh: 30 epochs (minutes on a GPU, hours on a CPU)
@@ -113,6 +128,8 @@ _Validation = Annotated[
     StrictStr,
     check(lambda v: v in VALIDATIONS, f"must be one of {list(VALIDATIONS)}, got {{value!r}}"),
 ]
+
+
 def _epoch_span(value: Any) -> list[int]:
     """[first, last]: two integers, 1 <= first <= last."""
     if (
@@ -126,6 +143,7 @@ def _epoch_span(value: Any) -> list[int]:
 
 
 _EpochSpan = Annotated[list[int], PlainValidator(_epoch_span)]
+_Positive = Annotated[Number, check(lambda v: v > 0, "must be a number > 0, got {value!r}")]
 _Share = Annotated[Number, check(lambda v: v >= 0, "must be a number >= 0, got {value!r}")]
 
 
@@ -144,7 +162,7 @@ class DistillParams(Settings):
     seq_weight_decay: NonNegative = 1e-4
     net_lr: Rate = 0.005
     net_weight_decay: NonNegative = 5e-5
-    grad_clip: Rate = 1.0
+    grad_clip: _Positive = 1.0  # the summary's gradient norm is clipped to this
     feature_weight: _Share = 1.0  # the feature MSE's weight beside the real cross-entropy
     expert_epochs: _EpochSpan = [5, 30]  # noqa: RUF012 (pydantic copies defaults)  # checkpoints the learner resets to
     cut_min: PositiveInt = 5  # the augmentation's cut is uniform in [cut_min, L-2]
@@ -152,7 +170,7 @@ class DistillParams(Settings):
     warm_steps: PositiveInt = 200  # steps of TD3's own (warm-start) recipe
     own_recipe: StrictBool = False  # also run TD3's recipe (3 learners) on test: an extra column
     own_recipe_learners: PositiveInt = 3
-    summary_seed: StrictInt | None = None  # fixes the distillation's seed (None: the cell's)
+    summary_seed: NonNegativeInt | None = None  # fixes the distillation's seed (None: the cell's)
     threads: PositiveInt = 1
     device: Device = "cpu"  # "cuda" runs the same loop on a GPU
 
@@ -172,6 +190,10 @@ class DistillParams(Settings):
             )
         if self.length < 3:
             raise ValueError(f"length must be at least 3 (a cut needs room), got {self.length}")
+        if self.cut_min > self.length - 2:
+            raise ValueError(
+                f"cut_min ({self.cut_min}) must be at most length - 2 ({self.length - 2})"
+            )
         return self
 
 
@@ -258,7 +280,6 @@ def save_state(
                 tensors[f"outer/{moment}/{name}"] = (
                     value.reshape(1) if moment == "step" else value
                 ).clone()
-    tensors["rng/torch"] = torch.get_rng_state()
     header = {"version": str(STATE_VERSION), "state": json.dumps(state.__dict__, default=float)}
     atomic_write_bytes(path, save(tensors, metadata=header))
 
@@ -279,20 +300,21 @@ def load_state(
         summary.load_tensors(
             {k.removeprefix("summary/"): v for k, v in tensors.items() if k.startswith("summary/")}
         )
+        best = {k.removeprefix("best/"): v for k, v in tensors.items() if k.startswith("best/")}
+        moments = {}
+        for index, (name, _) in enumerate(summary.named_parameters()):
+            param = optimizer.param_groups[0]["params"][index]
+            if f"outer/exp_avg/{name}" in tensors:
+                moments[param] = {
+                    "step": tensors[f"outer/step/{name}"].reshape(()),
+                    "exp_avg": tensors[f"outer/exp_avg/{name}"].to(param.device),
+                    "exp_avg_sq": tensors[f"outer/exp_avg_sq/{name}"].to(param.device),
+                }
     except Exception as exc:  # OSError, bad JSON, a missing tensor, safetensors' own errors
         raise DataError(
             f"unreadable distillation checkpoint ({exc}); delete the file", file=str(path)
         ) from None
-    best = {k.removeprefix("best/"): v for k, v in tensors.items() if k.startswith("best/")}
-    for index, (name, _) in enumerate(summary.named_parameters()):
-        param = optimizer.param_groups[0]["params"][index]
-        if f"outer/exp_avg/{name}" in tensors:
-            optimizer.state[param] = {
-                "step": tensors[f"outer/step/{name}"].reshape(()),
-                "exp_avg": tensors[f"outer/exp_avg/{name}"].to(param.device),
-                "exp_avg_sq": tensors[f"outer/exp_avg_sq/{name}"].to(param.device),
-            }
-    torch.set_rng_state(tensors["rng/torch"])
+    optimizer.state.update(moments)
     return state, best
 
 
@@ -379,6 +401,11 @@ def own_recipe(
     return sums
 
 
+def epoch_seed(seed: int, epoch: int) -> int:
+    """The torch seed of one outer epoch of a distillation seeded `seed`."""
+    return int(np.random.SeedSequence([seed, epoch]).generate_state(1)[0])
+
+
 @torch.no_grad()
 def summary_shape_figures(summary: Summary) -> dict[str, float]:
     """How peaked the summary is: the mean entropy of its positions (nats; uniform over n
@@ -395,6 +422,31 @@ def summary_shape_figures(summary: Summary) -> dict[str, float]:
     }
 
 
+# what does not change the summary: the own-recipe extra, and the profile's name (its values
+# are dumped); warm_steps only matters when the warm recipe validates
+_NOT_IN_SUMMARY_KEY = ("own_recipe", "own_recipe_learners", "profile")
+
+
+def summary_params(params: DistillParams) -> dict[str, Any]:
+    """The parameters a distilled summary depends on (its cache key's part)."""
+    values = params.model_dump(mode="json")
+    for name in _NOT_IN_SUMMARY_KEY:
+        values.pop(name, None)
+    if values.get("validation") != "warm":
+        values.pop("warm_steps", None)
+    return values
+
+
+def weights_digest(model: nn.Module) -> str:
+    """sha256 over a module's state dict (names, shapes, bytes)."""
+    digest = hashlib.sha256()
+    for name, value in model.state_dict().items():
+        tensor = value.detach().cpu().contiguous()
+        digest.update(f"{name}:{tuple(tensor.shape)}:{tensor.dtype}".encode())
+        digest.update(tensor.numpy().tobytes())
+    return digest.hexdigest()
+
+
 # ---- the condenser ------------------------------------------------------------------------
 class DistillationCondenser(Condenser):
     """A summary distilled in TD3's loop; subclasses set `make_summary` (the parameterisation)."""
@@ -404,6 +456,7 @@ class DistillationCondenser(Condenser):
     label: ClassVar[str]  # the method as the board names it
     recipe_key: ClassVar[str] = "td3-recipe"
     smoke_options: ClassVar[dict[str, Any]] = {"profile": "smoke"}
+    version = f"{STATE_VERSION}"  # the loop's version: a new one makes new condensed sets
 
     @abstractmethod
     def make_summary(
@@ -431,11 +484,12 @@ class DistillationCondenser(Condenser):
                 "method": self.name,
                 "version": self.version,
                 "dataset": dataset.fingerprint(),
-                "params": params.model_dump(mode="json"),
+                "params": summary_params(params),
                 "sequences": count,
                 "seed": seed,
                 "expert": expert_source.cache_key(dataset),
                 "expert_version": EXPERT_KEY_VERSION,
+                "expert_weights": weights_digest(expert.model),  # V and the features' source
                 "validation_settings": expert_settings(ctx.train_settings).model_dump(),
             }
         )
@@ -473,7 +527,10 @@ class DistillationCondenser(Condenser):
     @staticmethod
     def _own_recipe(loop, summary, path: Path, ctx: CondenseContext) -> dict[str, Any]:
         """TD3's own evaluation of the kept summary, computed once and stored beside it."""
-        recipe_path = path.with_suffix(OWN_RECIPE_SUFFIX)
+        p = loop.params
+        recipe_path = path.with_name(
+            f"{path.stem}.own-recipe-{p.own_recipe_learners}x{p.warm_steps}.json"
+        )
         if recipe_path.is_file():
             return json.loads(recipe_path.read_text(encoding="utf-8"))
         with ctx.stage("own recipe"):
@@ -578,12 +635,14 @@ class DistillationLoop:
         batches = math.ceil(len(pairs) / p.real_batch)
         steps = min(batches, p.steps_per_epoch or batches)
         total = steps * p.epochs
-        with torch.random.fork_rng(devices=[]):  # its init must not move the generator: a
-            learner = fresh_learner(self.expert)  # resumed run then draws what a whole one does
+        learner = fresh_learner(self.expert).to(self.device)
         rng = np.random.default_rng()
         rng.bit_generator.state = state.numpy_rng
         for epoch in range(state.epoch + 1, p.epochs + 1):
             started = time.perf_counter()
+            # torch (dropout) is seeded per epoch from (seed, epoch): a resumed run, on any
+            # device, draws what an unbroken one does, and no generator state is stored
+            torch.manual_seed(epoch_seed(self.seed, epoch))
             reset = self.resets[int(rng.integers(len(self.resets)))]
             weights = {n: reset[n].to(self.device) for n, _ in learner.named_parameters()}
             sums = {"outer_loss": 0.0, "real_ce": 0.0, "feature_mse": 0.0}

@@ -89,14 +89,16 @@ def seeded_torch(seed: int, threads: int, device: torch.device) -> Iterator[None
     deterministic = device.type == "cuda"
     if deterministic:
         previous_fill = torch.utils.deterministic.fill_uninitialized_memory
+        previous_mode = torch.are_deterministic_algorithms_enabled()
+        previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
         torch.use_deterministic_algorithms(True, warn_only=True)
         torch.utils.deterministic.fill_uninitialized_memory = False  # costly, changes nothing
     try:
         yield
     finally:
         torch.set_num_threads(previous_threads)
-        if deterministic:
-            torch.use_deterministic_algorithms(False)
+        if deterministic:  # as it was: a caller inside another seeded block keeps its mode
+            torch.use_deterministic_algorithms(previous_mode, warn_only=previous_warn)
             torch.utils.deterministic.fill_uninitialized_memory = previous_fill
 
 

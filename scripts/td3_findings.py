@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import math
+import time
 
 import click
 import numpy as np
@@ -70,6 +71,7 @@ def real_kxl(dataset, sequences: int, length: int) -> np.ndarray:
 @click.option("--config", "config_path", default="configs/ml100k-seq-td3.yaml", show_default=True)
 @click.option("--json", "as_json", is_flag=True)
 def main(config_path: str, as_json: bool) -> None:
+    torch.set_num_threads(1)  # one thread, as the records' learners
     config = load_config(config_path)
     dataset = load_dataset(config.grid.datasets[0])
     ctx = CondenseContext(progress=False, train_settings=SequentialTrainSettings(**config.training))
@@ -92,7 +94,9 @@ def main(config_path: str, as_json: bool) -> None:
         adam=AdamSettings(lr=params.net_lr, weight_decay=params.net_weight_decay),
     )
     rows = {}
+    started = time.perf_counter()
     for name, probs in summaries.items():
+        click.echo(f"td3 findings: {name} ({time.perf_counter() - started:.0f} s)", err=True)
         tensor = torch.as_tensor(probs)
         with torch.random.fork_rng(devices=[]):
             metrics = own_recipe(
@@ -117,13 +121,15 @@ def main(config_path: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps(rows, indent=2))
         return
-    print("| summary | entropy (nats) | own recipe HR@10 | own recipe NDCG@10 |")
-    print("|---|---|---|---|")
+    print(
+        "| summary | entropy (nats) | popularity Spearman | own recipe HR@10 | own recipe NDCG@10 |"
+    )
+    print("|---|---|---|---|---|")
     for name, row in rows.items():
         ent = f"{row['entropy']:.3f} of {row['max_entropy']:.3f}" if "entropy" in row else "–"
-        print(
-            f"| {name} | {ent} | {row['own_recipe']['HR@10']:.4f} | {row['own_recipe']['NDCG@10']:.4f} |"
-        )
+        rho = f"{row['popularity_spearman']:.3f}" if "popularity_spearman" in row else "–"
+        recipe = row["own_recipe"]
+        print(f"| {name} | {ent} | {rho} | {recipe['HR@10']:.4f} | {recipe['NDCG@10']:.4f} |")
 
 
 if __name__ == "__main__":

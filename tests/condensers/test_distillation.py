@@ -43,6 +43,13 @@ def context(cache: Path, **overrides) -> CondenseContext:
 
 
 # ---- parameters ----------------------------------------------------------------------------
+def test_the_papers_values_are_accepted_as_written():
+    params = make("td3", {"grad_clip": 1.0, "seq_lr": 0.03, "net_lr": 0.005, "feature_weight": 1,
+                          "expert_epochs": [5, 30], "summary_seed": 0}).params  # fmt: skip
+    assert (params.grad_clip, params.expert_epochs) == (1.0, [5, 30])
+    assert make("td3", {"grad_clip": 5}).params.grad_clip == 5
+
+
 def test_a_profile_fills_what_is_not_given_and_a_given_value_wins():
     smoke = make("td3", {"profile": "smoke"}).params
     assert (smoke.epochs, smoke.inner_steps, smoke.window) == (3, 10, 10)
@@ -60,6 +67,9 @@ def test_a_profile_fills_what_is_not_given_and_a_given_value_wins():
         ({"expert_epochs": [9, 3]}, "expert_epochs"),
         ({"validation": "test"}, "validation"),
         ({"rank": 0}, "rank"),
+        ({"summary_seed": -1}, "summary_seed"),
+        ({"grad_clip": 0}, "grad_clip"),
+        ({"cut_min": 49}, "cut_min (49) must be at most length - 2 (48)"),
     ],
 )
 def test_bad_parameters_are_refused_by_name(options, words):
@@ -139,6 +149,48 @@ def test_a_finished_distillation_is_reused_not_run_again(tmp_path):
     )  # fmt: skip
     assert reports == [1]  # the second call ran no epoch
     assert first.soft.digest() == second.soft.digest()
+    assert len(list((tmp_path / DISTILL_FOLDER).glob("*.safetensors"))) == 1
+
+
+def test_scratch_validation_is_the_ranked_recipe_on_the_summary(tmp_path):
+    """`validation: scratch` scores an epoch's summary by the track's from-scratch SASRec
+    (seed 0, the context's settings): the dev NDCG@10 of its best epoch."""
+    world = cluster_sequential_dataset()
+    options = {**SMOKE, "epochs": 1, "steps_per_epoch": 1, "validation": "scratch"}
+    out = make("td3", options).condense(
+        world, Budget.parse("4"), np.random.default_rng(0), context(tmp_path)
+    )
+    trained = train_sequential(out, "sasrec", 0, SETTINGS, evaluate_on=world, progress=False)
+    expected = trained.epochs[trained.best_epoch - 1]["NDCG@10"]
+    assert out.meta["distillation"]["best_dev"] == pytest.approx(expected, abs=1e-12)
+
+
+def test_the_own_recipe_extra_is_computed_once_per_summary(tmp_path, monkeypatch):
+    from condensers import distillation
+
+    world = cluster_sequential_dataset()
+    options = {**SMOKE, "epochs": 1, "steps_per_epoch": 1, "validation": "none",
+               "own_recipe": True, "own_recipe_learners": 2, "warm_steps": 3}  # fmt: skip
+    first = make("td3", options).condense(
+        world, Budget.parse("4"), np.random.default_rng(0), context(tmp_path)
+    )
+    extra = first.meta["extra_evaluations"]["td3-recipe"]
+    assert "2 warm-started" in extra["label"] and extra["split"] == "test"
+    assert 0 < extra["metrics"]["NDCG@10"] <= 1  # (the cluster world stores no negatives)
+
+    def again(*args, **kwargs):
+        raise AssertionError("the stored own-recipe figures must be read, not computed again")
+
+    monkeypatch.setattr(distillation.DistillationLoop, "own_recipe_evaluation", again)
+    second = make("td3", options).condense(
+        world, Budget.parse("4"), np.random.default_rng(0), context(tmp_path)
+    )
+    assert second.meta["extra_evaluations"] == first.meta["extra_evaluations"]
+    # the extra is not part of the summary: asking for it after the fact distils nothing new
+    without = make("td3", {**options, "own_recipe": False}).condense(
+        world, Budget.parse("4"), np.random.default_rng(0), context(tmp_path)
+    )
+    assert without.soft.digest() == first.soft.digest() and "extra_evaluations" not in without.meta
     assert len(list((tmp_path / DISTILL_FOLDER).glob("*.safetensors"))) == 1
 
 

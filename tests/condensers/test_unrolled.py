@@ -50,17 +50,43 @@ def test_adam_step_is_torch_adam():
     assert state.step == 4
 
 
-def test_summary_loss_is_zero_when_the_learner_predicts_the_summary_exactly():
+def test_summary_loss_is_the_mean_of_the_last_position_and_the_cut_kl():
+    """Against the module's own forward (not the functional path): input P[:, :L-1] predicts
+    P[:, L-1]; input P[:, :cut] predicts P[:, cut]; the loss is the mean of the two KLs."""
+    model = tiny_sasrec().eval()
+    torch.manual_seed(3)
+    probs = torch.randn(2, 5, 6, dtype=torch.float64).softmax(-1)
+
+    def kl(inputs, target):
+        states = model(inputs, torch.ones(inputs.shape[:2], dtype=torch.bool))[:, -1]
+        log_q = (states @ model.item_embedding.weight[:6].T).log_softmax(-1)
+        return (target * (target.log() - log_q)).sum(-1).mean()
+
+    expected = (kl(probs[:, :4], probs[:, 4]) + kl(probs[:, :2], probs[:, 2])) / 2
+    loss = summary_loss(model, learner_weights(model), probs, cut=2)
+    torch.testing.assert_close(loss, expected)
+    assert float(loss) > 0
+
+
+def test_plain_steps_carry_no_gradient_to_the_summary():
+    """The c plain steps see P detached: the weights they return do not depend on P."""
     model = tiny_sasrec()
-    weights = learner_weights(model)
-    probs = torch.full((2, 5, 6), 1 / 6, dtype=torch.float64)
-    states = last_position_states(model, weights, probs[:, :4], torch.ones(2, 4, dtype=torch.bool))
-    logits = item_logits(model, weights, states)
-    expected = F.kl_div(logits.log_softmax(-1), probs[:, 4], reduction="batchmean")
-    # the loss averages the whole-sequence KL and the cut KL: with a uniform summary both are
-    # the KL of the learner's prediction to uniform, at different positions
-    loss = summary_loss(model, weights, probs, cut=4)
-    torch.testing.assert_close(loss, expected)  # cut = L - 1: the same position twice
+    logits = torch.randn(3, 5, 6, dtype=torch.float64, requires_grad=True)
+    run = InnerRun(batch=2, cut_min=2, adam=AdamSettings(lr=0.05))
+    plain, _ = inner_steps(
+        model, learner_weights(model), AdamState(), logits.softmax(-1), 2, run,
+        np.random.default_rng(0), differentiable=False,
+    )  # fmt: skip
+    unrolled, _ = inner_steps(
+        model, learner_weights(model), AdamState(), logits.softmax(-1), 2, run,
+        np.random.default_rng(0), differentiable=True,
+    )  # fmt: skip
+    for name in plain:  # the same maths, with and without the graph
+        torch.testing.assert_close(plain[name].detach(), unrolled[name].detach())
+    table = "item_embedding.weight"
+    assert torch.autograd.grad(plain[table].sum(), logits, allow_unused=True)[0] is None
+    (through,) = torch.autograd.grad(unrolled[table].sum(), logits)
+    assert through.abs().sum() > 0
 
 
 @pytest.mark.parametrize("plain", [0, 2])
@@ -93,7 +119,9 @@ def test_unrolled_gradient_matches_finite_differences(plain):
     direction = torch.randn_like(logits)
     step = 1e-5
     base = logits.detach()
-    numeric = (outer(base + step * direction) - outer(base - step * direction)).detach() / (2 * step)
+    numeric = (outer(base + step * direction) - outer(base - step * direction)).detach() / (
+        2 * step
+    )
     analytic = (gradient * direction).sum()
     assert abs(float(analytic)) > 1e-6  # the summary does move the outer loss
     torch.testing.assert_close(analytic, numeric, rtol=1e-4, atol=1e-9)
