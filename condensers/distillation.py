@@ -207,6 +207,10 @@ class Summary(nn.Module):
     def soft_sequences(self, meta: dict) -> SoftSequences:
         """The summary as stored (its factors, frozen ones named)."""
 
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Its learned tensors as numpy arrays, by name (what `soft_sequences` stores)."""
+        return {name: value.detach().cpu().numpy() for name, value in self.named_parameters()}
+
     def tensors(self) -> dict[str, torch.Tensor]:
         """Its learned tensors by name (checkpointed)."""
         return {name: value.detach().cpu().clone() for name, value in self.named_parameters()}

@@ -34,8 +34,7 @@ class LatentSummary(Summary):
         return (self.latent @ self.decoder).softmax(dim=-1)
 
     def soft_sequences(self, meta: dict) -> SoftSequences:
-        tensors = {name: value.detach().cpu().numpy() for name, value in self.named_parameters()}
-        return SoftSequences(form=LATENT, tensors=tensors, meta=meta)
+        return SoftSequences(form=LATENT, tensors=self.arrays(), meta=meta)
 
 
 class FarziCondenser(DistillationCondenser):

@@ -45,8 +45,7 @@ class TuckerSummary(Summary):
         return logits.softmax(dim=-1)
 
     def soft_sequences(self, meta: dict) -> SoftSequences:
-        tensors = {name: value.detach().cpu().numpy() for name, value in self.named_parameters()}
-        tensors["items"] = self.items.cpu().numpy()
+        tensors = {**self.arrays(), "items": self.items.cpu().numpy()}
         return SoftSequences(form=TUCKER, tensors=tensors, frozen=("items",), meta=meta)
 
 

@@ -52,9 +52,7 @@ def find_mirror(environ: Mapping[str, str] = os.environ) -> Path:
     if not (path / MIRROR_MARKER).is_dir():
         message = f"no data mirror at {path} (set CONDBENCH_MIRROR)"
         if in_ci(environ):
-            pytest.fail(
-                f"{message}; CI needs the mirror: its data tests may not skip", pytrace=False
-            )
+            pytest.fail(f"{message}; CI needs the mirror: its data tests may not skip", pytrace=False)
         pytest.skip(message)
     return path
 
@@ -141,8 +139,7 @@ def tiny_sequential_dataset(seed: int = 0) -> Dataset:
     events.sort(key=lambda e: e[0])  # global time order; stable, so each user keeps theirs
     train_rows = [("train", user, item, 1, user) for _, user, item in events]
     interactions = pd.DataFrame(
-        train_rows + targets + negatives,
-        columns=["split", "user_id", "item_id", "label", "group_id"],
+        train_rows + targets + negatives, columns=["split", "user_id", "item_id", "label", "group_id"]
     )
     return Dataset(
         name="tiny-seq",
@@ -150,13 +147,8 @@ def tiny_sequential_dataset(seed: int = 0) -> Dataset:
         text_fields=("text",),
         histories=pd.DataFrame(histories),
         interactions=normalise_interactions(interactions),
-        meta={
-            "name": "tiny-seq",
-            "variant": "original",
-            "version": "1",
-            "kind": "sequential",
-            "cutoffs": [5, 10],
-        },  # fmt: skip
+        meta={"name": "tiny-seq", "variant": "original", "version": "1", "kind": "sequential",
+              "cutoffs": [5, 10]},  # fmt: skip
     )
 
 
