@@ -144,7 +144,6 @@ def _epoch_span(value: Any) -> list[int]:
 
 _EpochSpan = Annotated[list[int], PlainValidator(_epoch_span)]
 _Positive = Annotated[Number, check(lambda v: v > 0, "must be a number > 0, got {value!r}")]
-_Share = Annotated[Number, check(lambda v: v >= 0, "must be a number >= 0, got {value!r}")]
 
 
 class DistillParams(Settings):
@@ -163,8 +162,9 @@ class DistillParams(Settings):
     net_lr: Rate = 0.005
     net_weight_decay: NonNegative = 5e-5
     grad_clip: _Positive = 1.0  # the summary's gradient norm is clipped to this
-    feature_weight: _Share = 1.0  # the feature MSE's weight beside the real cross-entropy
-    expert_epochs: _EpochSpan = [5, 30]  # noqa: RUF012 (pydantic copies defaults)  # checkpoints the learner resets to
+    feature_weight: NonNegative = 1.0  # the feature MSE's weight beside the real cross-entropy
+    # the expert checkpoints the learner resets to (pydantic copies a mutable default)
+    expert_epochs: _EpochSpan = [5, 30]  # noqa: RUF012
     cut_min: PositiveInt = 5  # the augmentation's cut is uniform in [cut_min, L-2]
     validation: _Validation = "scratch"
     warm_steps: PositiveInt = 200  # steps of TD3's own (warm-start) recipe
