@@ -67,7 +67,7 @@ from condensers.base import Budget, Condenser
 from condensers.context import EXTRA_EVALUATIONS, CondenseContext
 from condensers.sequence_expert import KEY_VERSION as EXPERT_KEY_VERSION
 from condensers.sequence_expert import expert_settings
-from condensers.sequence_sets import require_sequential
+from condensers.sequence_sets import require_sequential, soft_set
 from condensers.unrolled import (
     AdamSettings,
     AdamState,
@@ -83,7 +83,7 @@ from harness.full_ranking import item_rows
 from harness.hashing import content_key
 from harness.paths import atomic_write_bytes, atomic_write_text, exclusive_lock
 from harness.progress import progress as progress_bar
-from harness.sequences import SEQUENTIAL_KIND, SoftSequences, hard_sequences, sequences_frame
+from harness.sequences import SEQUENTIAL_KIND, SoftSequences, hard_sequences
 from harness.typed import Number, Settings, StrictBool, StrictStr, check
 from recommenders.evaluator import resolve_device
 from recommenders.sequence_base import SequentialLearner
@@ -412,10 +412,16 @@ def epoch_seed(seed: int, epoch: int) -> int:
 
 @torch.no_grad()
 def summary_shape_figures(summary: Summary) -> dict[str, float]:
-    """How peaked the summary is: the mean entropy of its positions (nats; uniform over n
-    items is log n), the mean largest probability, and the mean number of items holding
-    half of a position's mass."""
-    probs = summary.probs().double()
+    """`probs_shape_figures` of the summary's P."""
+    return probs_shape_figures(summary.probs())
+
+
+@torch.no_grad()
+def probs_shape_figures(probs: torch.Tensor) -> dict[str, float]:
+    """How peaked soft sequences P [S, L, n] are: the mean entropy of a position (nats;
+    uniform over n items is log n), the mean largest probability, and the mean number of
+    items holding half of a position's mass."""
+    probs = probs.double()
     entropy = -(probs * probs.clamp_min(1e-30).log()).sum(-1)
     ordered = probs.sort(dim=-1, descending=True).values.cumsum(-1)
     half = (ordered < 0.5).sum(-1) + 1
@@ -521,12 +527,7 @@ class DistillationCondenser(Condenser):
         }
         if recipe is not None:
             meta[EXTRA_EVALUATIONS] = {self.recipe_key: recipe}
-        return dataset.with_train(
-            sequences_frame([], np.zeros(0, dtype=np.int64)),
-            variant=self.name,
-            soft=soft,
-            meta=meta,
-        )
+        return soft_set(dataset, soft, variant=self.name, meta=meta)
 
     @staticmethod
     def _own_recipe(loop, summary, path: Path, ctx: CondenseContext) -> dict[str, Any]:
@@ -548,13 +549,8 @@ class DistillationLoop:
 
     def __init__(self, method, params, dataset, expert, checkpoints, sequences, seed, ctx, path):
         self.method, self.params, self.dataset = method, params, dataset
-        self.expert, self.sequences, self.seed, self.ctx, self.path = (
-            expert,
-            sequences,
-            seed,
-            ctx,
-            path,
-        )
+        self.expert, self.sequences, self.seed = expert, sequences, seed
+        self.ctx, self.path = ctx, path
         self.device = resolve_device(params.device)
         low, high = params.expert_epochs
         self.resets = [checkpoints[e] for e in sorted(checkpoints) if low <= e <= high] or [
@@ -577,15 +573,13 @@ class DistillationLoop:
         how = self.params.validation
         if how == "none":
             return math.nan
-        if how == "warm":
-            torch.manual_seed(VALIDATION_SEED)
-            return own_recipe(self.expert, summary.probs(), self.dataset, learners=1,
+        if how == "warm":  # (own_recipe seeds torch itself)
+            with torch.no_grad():
+                probs = summary.probs()
+            return own_recipe(self.expert, probs, self.dataset, learners=1,
                               steps=self.params.warm_steps, run=self.inner, seed=VALIDATION_SEED,
                               split="dev")[DEV_METRIC]  # fmt: skip
-        soft = summary.soft_sequences({})
-        train_set = self.dataset.with_train(
-            sequences_frame([], np.zeros(0, dtype=np.int64)), variant="validation", soft=soft
-        )
+        train_set = soft_set(self.dataset, summary.soft_sequences({}), variant="validation")
         settings = expert_settings(self.ctx.train_settings)
         trained = train_sequential(train_set, "sasrec", VALIDATION_SEED, settings,
                                    evaluate_on=self.dataset, progress=False)  # fmt: skip

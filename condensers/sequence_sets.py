@@ -14,7 +14,7 @@ import numpy as np
 
 from harness.dataset import Dataset
 from harness.errors import ConfigError
-from harness.sequences import SEQUENTIAL_KIND, sequences_frame
+from harness.sequences import SEQUENTIAL_KIND, SoftSequences, sequences_frame
 from harness.tracks import dataset_kind
 from harness.typed import Settings, int_at_least
 
@@ -71,6 +71,14 @@ def sequences_set(
         variant=variant,
         meta={"selected_users": len(owners), "interactions": len(train), **(meta or {})},
     )
+
+
+def soft_set(
+    dataset: Dataset, soft: SoftSequences, *, variant: str, meta: dict | None = None
+) -> Dataset:
+    """The condensed set whose train set is the soft sequences `soft` (an empty hard split)."""
+    empty = sequences_frame([], np.zeros(0, dtype=np.int64))
+    return dataset.with_train(empty, variant=variant, soft=soft, meta=meta)
 
 
 def whole_sequences_set(

@@ -28,7 +28,7 @@ import torch
 
 from condensers.base import Budget
 from condensers.context import CondenseContext
-from condensers.distillation import InnerRun, own_recipe
+from condensers.distillation import InnerRun, own_recipe, probs_shape_figures
 from condensers.registry import get
 from condensers.sequence_sets import user_sequences
 from condensers.unrolled import AdamSettings
@@ -36,11 +36,6 @@ from harness.data import load_dataset
 from harness.full_ranking import item_rows
 from harness.run.config import load_config
 from recommenders.sequence_settings import SequentialTrainSettings
-
-
-def entropy(probs: np.ndarray) -> float:
-    p = np.clip(probs.astype(np.float64), 1e-30, None)
-    return float(-(probs * np.log(p)).sum(-1).mean())
 
 
 def popularity_rank_correlation(probs: np.ndarray, dataset) -> float:
@@ -102,7 +97,7 @@ def main(config_path: str, as_json: bool) -> None:
             metrics = own_recipe(
                 expert, tensor, dataset, learners=3, steps=params.warm_steps, run=run, seed=0
             )
-        rows[name] = {"entropy": entropy(probs), "max_entropy": math.log(shape[2]),
+        rows[name] = {"entropy": probs_shape_figures(torch.as_tensor(probs))["probs_entropy"], "max_entropy": math.log(shape[2]),
                       "popularity_spearman": popularity_rank_correlation(probs, dataset),
                       "own_recipe": {k: metrics[k] for k in ("HR@10", "NDCG@10")}}  # fmt: skip
     with torch.random.fork_rng(devices=[]):

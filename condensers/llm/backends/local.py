@@ -23,12 +23,10 @@ is identical to a plain full-prompt `generate`, so cache keys do not name the ba
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -268,13 +266,9 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
     return text[: min(ends)] if ends else text
 
 
-@contextlib.contextmanager
-def _torch_threads(count: int) -> Iterator[None]:
-    import torch  # lazy: torch takes seconds to import; only generating needs it
+def _torch_threads(count: int):
+    """`recommenders.trainer.torch_threads`, imported on first use (torch takes seconds to
+    import; only generating needs it)."""
+    from recommenders.trainer import torch_threads  # lazy: torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
+    return torch_threads(count)
