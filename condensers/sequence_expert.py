@@ -217,8 +217,14 @@ def _load(
             f"unreadable cached expert ({exc}); delete the file", file=str(path)
         ) from None
     learner_class = SEQUENTIAL_LEARNERS.get(learner)
+    settings = learner_class.resolve_settings(settings)
     vectors = state["text_vectors"].numpy() if "text_vectors" in state else None
-    model = learner_class(dataset.num_items, settings, vectors)
+    tokens = None
+    if settings.text_top_layer:
+        from recommenders.sequence_items import text_token_states
+
+        tokens = text_token_states(dataset)
+    model = learner_class(dataset.num_items, settings, vectors, tokens)
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:

@@ -37,8 +37,8 @@ class GRU4Rec(SequentialLearner):
     name = "gru4rec"
     Options = GRU4RecOptions
 
-    def __init__(self, num_items, settings, item_vectors=None):
-        super().__init__(num_items, settings, item_vectors)
+    def __init__(self, num_items, settings, item_vectors=None, item_tokens=None):
+        super().__init__(num_items, settings, item_vectors, item_tokens)
         width = self.options.gru_hidden or settings.hidden
         self.input_dropout = nn.Dropout(settings.dropout)
         self.gru = nn.GRU(

@@ -76,8 +76,8 @@ class TransformerBlock(nn.Module):
 class SASRec(SequentialLearner):
     name = "sasrec"
 
-    def __init__(self, num_items, settings, item_vectors=None):
-        super().__init__(num_items, settings, item_vectors)
+    def __init__(self, num_items, settings, item_vectors=None, item_tokens=None):
+        super().__init__(num_items, settings, item_vectors, item_tokens)
         if settings.hidden % settings.heads:
             raise ConfigError(
                 f"sasrec: heads ({settings.heads}) must divide hidden ({settings.hidden})"
@@ -100,3 +100,20 @@ class SASRec(SequentialLearner):
         for block in self.blocks:
             x = block(x, allowed)
         return x
+
+
+class SASRecText(SASRec):
+    """``sasrec-text``: SASRec whose item vectors come from item text (FOSTER's learner): the
+    items' frozen all-MiniLM-L6-v2 vectors through a trained projection (``item_input:
+    text``), or with an item-id embedding added when the settings say ``text+id``."""
+
+    name = "sasrec-text"
+
+    @classmethod
+    def resolve_settings(cls, settings: SequentialTrainSettings) -> SequentialTrainSettings:
+        if settings.reads_text:
+            return settings
+        return settings.model_copy(update={"item_input": "text"})
+
+    def __init__(self, num_items, settings, item_vectors=None, item_tokens=None):
+        super().__init__(num_items, self.resolve_settings(settings), item_vectors, item_tokens)

@@ -5,8 +5,13 @@ The one trainer (`recommenders.sequence_trainer`) and the one evaluator
 
 - **Item table** E [n_items, hidden]: item-id embeddings (``item_input: id``), or frozen
   text vectors of each item (all-MiniLM-L6-v2, `recommenders.sequence_items`) through a
-  learned linear projection to hidden (``item_input: text``). It is both the input table
-  and the output table: the score of item i after a sequence is the last hidden state · E[i].
+  learned linear projection to hidden (``item_input: text``), or both added (``text+id``).
+  It is both the input table and the output table: the score of item i after a sequence is
+  the last hidden state · E[i]. ``item_table(rows)`` builds the rows of an item subset only
+  (FOSTER encodes a sampled subset each step).
+- A learner class may fix how it reads items (`SequentialLearner.resolve_settings`):
+  ``sasrec-text`` is SASRec reading text. ``text_top_layer: true`` also trains the text
+  encoder's top layer over the items' frozen token states (`recommenders.text_top_layer`).
 - **Input**: hard item rows [B, L] (row ``n_items`` is padding: a zero vector), or soft
   input, a distribution over items at each position [B, L, n_items], embedded as P @ E
   (design/sequential-track.md: TD3's learner on soft input).
@@ -25,6 +30,7 @@ from torch import nn
 from harness.errors import ConfigError
 from harness.typed import Settings
 from recommenders.sequence_settings import SequentialTrainSettings
+from recommenders.text_top_layer import BertTopLayer, TokenStates, load_top_layer
 
 INIT_STD = 0.02  # normal init of embeddings and linear weights (biases zero)
 
@@ -47,6 +53,7 @@ class SequentialLearner(nn.Module):
         num_items: int,
         settings: SequentialTrainSettings,
         item_vectors: np.ndarray | None = None,
+        item_tokens: TokenStates | None = None,
     ):
         super().__init__()
         if num_items < 1:
@@ -56,24 +63,49 @@ class SequentialLearner(nn.Module):
         self.settings = settings
         self.options = self.Options.from_mapping(settings.model_options)
         hidden = settings.hidden
-        if settings.item_input == "id":
+        if settings.item_input != "text":  # "id" and "text+id"
             self.item_embedding = nn.Embedding(num_items + 1, hidden, padding_idx=self.pad)
-        else:
+        if settings.reads_text:
             if item_vectors is None or item_vectors.ndim != 2 or len(item_vectors) != num_items:
                 shape = None if item_vectors is None else item_vectors.shape
                 raise ConfigError(
-                    f"{self.name}: item_input 'text' needs one text vector per item "
-                    f"({num_items}), got {shape}"
+                    f"{self.name}: item_input {settings.item_input!r} needs one text vector per "
+                    f"item ({num_items}), got {shape}"
                 )
             vectors = torch.as_tensor(np.asarray(item_vectors, dtype=np.float32))
             self.register_buffer("text_vectors", vectors)  # frozen: saved, never trained
             self.item_projection = nn.Linear(vectors.shape[1], hidden)
+        if settings.text_top_layer:
+            self._add_top_layer(num_items, settings, item_tokens)
+
+    def _add_top_layer(self, num_items, settings, tokens: TokenStates | None) -> None:
+        """The text encoder's top layer, trained (`recommenders.text_top_layer`), over the
+        items' frozen token states (not saved with the model: rebuilt from the items)."""
+        if not settings.reads_text:
+            raise ConfigError(
+                f"{self.name}: text_top_layer needs a learner that reads item text "
+                f"(item_input 'text' or 'text+id'), got {settings.item_input!r}"
+            )
+        if tokens is None or len(tokens.states) != num_items:
+            raise ConfigError(f"{self.name}: text_top_layer needs token states of the {num_items} items")
+        self.register_buffer("token_states", torch.as_tensor(tokens.states), persistent=False)
+        self.register_buffer("token_mask", torch.as_tensor(tokens.mask), persistent=False)
+        self.text_top = load_top_layer()
+
+    @classmethod
+    def resolve_settings(cls, settings: SequentialTrainSettings) -> SequentialTrainSettings:
+        """The settings this learner trains with (a learner that fixes how it reads items
+        overrides it); the trainer and the expert cache call it before building one."""
+        return settings
 
     # ---- initialisation --------------------------------------------------------------------
     def reset_parameters(self) -> None:
         """Normal(0, 0.02) embeddings and linear weights, zero biases, unit LayerNorms; the
         padding row stays zero. Subclasses call it at the end of their `__init__`."""
+        top = set(self.text_top.modules()) if hasattr(self, "text_top") else set()
         for module in self.modules():
+            if module in top or isinstance(module, BertTopLayer):
+                continue  # MiniLM's pretrained top layer keeps its weights
             if isinstance(module, nn.Linear | nn.Embedding):
                 nn.init.normal_(module.weight, std=INIT_STD)
             if isinstance(module, nn.Linear) and module.bias is not None:
@@ -86,11 +118,22 @@ class SequentialLearner(nn.Module):
                 self.item_embedding.weight[self.pad].zero_()
 
     # ---- the item table --------------------------------------------------------------------
-    def item_table(self) -> torch.Tensor:
-        """E [n_items, hidden]: the input and output table."""
+    def item_table(self, rows: torch.Tensor | None = None) -> torch.Tensor:
+        """E [n_items, hidden]: the input and output table; only its `rows` (item rows,
+        int64 [k]) when given: a text learner then projects only those items' vectors."""
+        table = None
+        if hasattr(self, "text_top"):  # the top layer runs on those items' tokens only
+            states = self.token_states if rows is None else self.token_states[rows]
+            mask = self.token_mask if rows is None else self.token_mask[rows]
+            table = self.item_projection(self.text_top.vectors(states, mask))
+        elif hasattr(self, "text_vectors"):
+            vectors = self.text_vectors if rows is None else self.text_vectors[rows]
+            table = self.item_projection(vectors)
         if hasattr(self, "item_embedding"):
-            return self.item_embedding.weight[: self.num_items]
-        return self.item_projection(self.text_vectors)
+            ids = self.item_embedding.weight
+            ids = ids[: self.num_items] if rows is None else ids[rows]
+            table = ids if table is None else table + ids
+        return table
 
     def embed(self, inputs: torch.Tensor, table: torch.Tensor | None = None) -> torch.Tensor:
         """[B, L, hidden] input vectors of hard rows [B, L] (pad -> zero) or soft P [B, L, n]."""

@@ -28,6 +28,7 @@ from harness.hashing import content_key
 from harness.paths import atomic_write_bytes, cache_root
 from harness.text import get_tokenizer
 from recommenders.encoders import MODEL_NAME, SentenceEncoder
+from recommenders.text_top_layer import TOP_LAYER, TokenStates
 
 VECTORS_FOLDER = "item-vectors"
 KEY_VERSION = 1
@@ -86,6 +87,60 @@ def text_item_vectors(
     np.save(buffer, vectors, allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
     return vectors
+
+
+def text_token_states(dataset: Dataset, *, cache_dir: str | Path | None = None) -> TokenStates:
+    """Each item's token states entering all-MiniLM-L6-v2's top layer (its fifth layer's
+    output, padded to the longest item; `recommenders.text_top_layer`), cached on disk as
+    ``<cache root>/item-vectors/<key>.tokens.npz`` (read without pickle)."""
+    key = content_key(
+        {"version": KEY_VERSION, "encoder": MODEL_NAME, "below_layer": TOP_LAYER,
+         "items": items_fingerprint(dataset)}  # fmt: skip
+    )
+    path = cache_root(cache_dir) / VECTORS_FOLDER / f"{key}.tokens.npz"
+    if path.is_file():
+        try:
+            with np.load(path, allow_pickle=False) as stored:
+                tokens = TokenStates(stored["states"], stored["mask"])
+        except (OSError, ValueError, KeyError) as exc:
+            raise DataError(
+                f"unreadable cached token states ({exc}); delete the file", file=str(path)
+            ) from None
+        if len(tokens.states) != dataset.num_items:
+            raise DataError("cached token states do not fit the items; delete the file",
+                            file=str(path))  # fmt: skip
+        return tokens
+    tokens = _encode_tokens(item_texts(dataset))
+    buffer = io.BytesIO()
+    np.savez(buffer, states=tokens.states, mask=tokens.mask)
+    atomic_write_bytes(path, buffer.getvalue())
+    return tokens
+
+
+def _encode_tokens(texts: list[str], batch: int = 64) -> TokenStates:
+    import torch  # lazy: only the top-layer option needs it here
+
+    model = SentenceEncoder()._load()
+    bert = model[0].auto_model
+    states, masks = [], []
+    with torch.no_grad():
+        for start in range(0, len(texts), batch):
+            features = model.tokenizer(
+                texts[start : start + batch], padding=True, truncation=True,
+                max_length=model.max_seq_length, return_tensors="pt",
+            )  # fmt: skip
+            out = bert(**features, output_hidden_states=True)
+            states.append(out.hidden_states[TOP_LAYER].float().numpy())
+            masks.append(features["attention_mask"].bool().numpy())
+    width = max(s.shape[1] for s in states)
+    padded = np.zeros((len(texts), width, states[0].shape[2]), dtype=np.float32)
+    mask = np.zeros((len(texts), width), dtype=bool)
+    row = 0
+    for block, block_mask in zip(states, masks, strict=True):
+        padded[row : row + len(block), : block.shape[1]] = block
+        mask[row : row + len(block), : block.shape[1]] = block_mask
+        row += len(block)
+    return TokenStates(padded, mask)
 
 
 def _read(path: Path, num_items: int) -> np.ndarray:

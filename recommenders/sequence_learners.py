@@ -1,4 +1,4 @@
-"""The sequential track's learners, by name: SASRec and GRU4Rec.
+"""The sequential track's learners, by name: SASRec, SASRec reading item text, GRU4Rec.
 
 Entries are ``"module:Class"`` strings, imported the first time they are asked for, so
 listing the names (config validation, `condbench --help`) never loads torch. A new learner
@@ -19,4 +19,5 @@ SEQUENTIAL_LEARNERS: Registry[type[SequentialLearner]] = Registry(
     "sequential learner", case_sensitive=False
 )
 SEQUENTIAL_LEARNERS.register("sasrec", "recommenders.sasrec:SASRec")
+SEQUENTIAL_LEARNERS.register("sasrec-text", "recommenders.sasrec:SASRecText")
 SEQUENTIAL_LEARNERS.register("gru4rec", "recommenders.gru4rec:GRU4Rec")

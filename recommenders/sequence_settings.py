@@ -20,7 +20,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import ConfigDict
 
-from harness.typed import Number, Settings, StrictStr, check
+from harness.typed import Number, Settings, StrictBool, StrictStr, check
 from recommenders.settings import (
     Device,
     MetricName,
@@ -33,10 +33,11 @@ from recommenders.settings import (
 DEFAULT_MAX_LEN = 50  # the learner reads the last 50 items before a target
 
 _Share = Annotated[Number, check(lambda v: 0 <= v < 1, "must be a number in [0, 1), got {value!r}")]
-ITEM_INPUTS = ("id", "text")
+ITEM_INPUTS = ("id", "text", "text+id")
+TEXT_INPUTS = ("text", "text+id")  # the item inputs that read the items' text vectors
 _ItemInput = Annotated[
     StrictStr,
-    check(lambda v: v in ITEM_INPUTS, "must be 'id' or 'text', got {value!r}"),
+    check(lambda v: v in ITEM_INPUTS, "must be 'id', 'text' or 'text+id', got {value!r}"),
 ]
 
 
@@ -54,7 +55,11 @@ class SequentialTrainSettings(Settings):
     inner: PositiveInt = 64  # feed-forward width (SASRec)
     dropout: _Share = 0.2  # on hidden states
     attention_dropout: _Share = 0.5  # on attention weights (SASRec)
-    item_input: _ItemInput = "id"  # item-id embeddings, or projected MiniLM vectors
+    # item-id embeddings, projected MiniLM vectors, or both added ("text+id")
+    item_input: _ItemInput = "id"
+    # a text-reading learner also trains the text encoder's top layer (MiniLM's sixth) from
+    # its pretrained weights: `recommenders.text_top_layer` (slow on a CPU for a whole catalogue)
+    text_top_layer: StrictBool = False
     # the optimiser
     batch_size: PositiveInt = 128  # training windows (sequences of up to max_len + 1 items)
     lr: Rate = 1e-2
@@ -69,6 +74,11 @@ class SequentialTrainSettings(Settings):
     threads: PositiveInt = 1  # one thread: fastest on a shared 2-core machine, same bits
     eval_batch: PositiveInt = 1024  # users scored at once in dev/test full ranking
     model_options: dict[str, Any] = {}  # the learner's own knobs (its `Options`)
+
+    @property
+    def reads_text(self) -> bool:
+        """Whether the learner's item table is built from the items' text vectors."""
+        return self.item_input in TEXT_INPUTS
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()

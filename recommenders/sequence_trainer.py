@@ -41,7 +41,7 @@ from recommenders.evaluator import resolve_device
 from recommenders.sequence_base import SequentialLearner
 from recommenders.sequence_data import TrainingExamples, epoch_batches, training_examples
 from recommenders.sequence_evaluator import check_same_items, last_states, score_users
-from recommenders.sequence_items import text_item_vectors
+from recommenders.sequence_items import text_item_vectors, text_token_states
 from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
 from recommenders.sequence_settings import SequentialTrainSettings
 from recommenders.trainer import EarlyStopping, seeded_torch, torch_threads
@@ -128,8 +128,8 @@ def train_sequential(
     learner to them). Neither changes the training.
     """
     del negatives_from  # full softmax over all items: no sampled negatives
-    settings = settings or SequentialTrainSettings()
     learner_class = SEQUENTIAL_LEARNERS.get(learner)
+    settings = learner_class.resolve_settings(settings or SequentialTrainSettings())
     device = resolve_device(settings.device)
     started, cpu_started = time.perf_counter(), time.process_time()
     dev_dataset = evaluate_on or dataset
@@ -139,9 +139,10 @@ def train_sequential(
     dev_names = list(dict.fromkeys([*full_ranking_metric_names(dev_dataset), dev_metric]))
     dev_task = ranking_task(dev_dataset, "dev") if len(dev_dataset.split("dev")) else None
     examples = training_examples(dataset, settings.max_len)
-    vectors = text_item_vectors(dataset) if settings.item_input == "text" else None
+    vectors = text_item_vectors(dataset) if settings.reads_text else None
+    tokens = text_token_states(dataset) if settings.text_top_layer else None
     with seeded_torch(seed, settings.threads, device):
-        model = learner_class(dataset.num_items, settings, vectors).to(device)
+        model = learner_class(dataset.num_items, settings, vectors, tokens).to(device)
         optimizer = torch.optim.Adam(
             model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
         )

@@ -62,10 +62,12 @@ def _train(track_name: str, learner: str, data, seed: int = 0):
 
 
 @pytest.fixture(scope="module", params=PAIRS, ids=lambda pair: f"{pair[0]}-{pair[1]}")
-def trained(request, datasets):
+def trained(request, datasets, tmp_path_factory):
     track_name, learner = request.param
     data = datasets[TRACKS.get(track_name).data_kind]
-    return track_name, learner, data, _train(track_name, learner, data)
+    with pytest.MonkeyPatch.context() as patch:  # a learner reading text caches its vectors
+        patch.setenv("CONDBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
+        return track_name, learner, data, _train(track_name, learner, data)
 
 
 def _test_metrics(track_name: str, trained_model, data) -> dict[str, float]:

@@ -19,9 +19,11 @@ MAX_LEN = 8
 
 def build(name: str, vectors=None, **settings):
     torch.manual_seed(0)
-    values = dict(max_len=MAX_LEN, device="cpu", **settings)
-    model = SEQUENTIAL_LEARNERS.get(name)(ITEMS, SequentialTrainSettings(**values), vectors)
-    return model.eval()
+    learner = SEQUENTIAL_LEARNERS.get(name)
+    values = SequentialTrainSettings(**dict(max_len=MAX_LEN, device="cpu", **settings))
+    if vectors is None and learner.resolve_settings(values).reads_text:  # sasrec-text
+        vectors = np.random.default_rng(1).normal(size=(ITEMS, 6)).astype(np.float32)
+    return learner(ITEMS, values, vectors).eval()
 
 
 def padded(rows: list[list[int]], length: int = MAX_LEN) -> torch.Tensor:
@@ -92,6 +94,33 @@ def test_text_items_are_frozen_vectors_through_a_learned_projection(name):
     assert "text_vectors" in model.state_dict()  # saved with the model
     with pytest.raises(ConfigError, match="one text vector per item"):
         build(name, vectors[:3], item_input="text")
+
+
+def test_text_plus_id_adds_an_item_id_embedding_to_the_projected_text(name):
+    vectors = np.random.default_rng(0).normal(size=(ITEMS, 6)).astype(np.float32)
+    model = build(name, vectors, item_input="text+id")
+    projected = model.item_projection(torch.as_tensor(vectors))
+    torch.testing.assert_close(model.item_table(), projected + model.item_embedding.weight[:ITEMS])
+    rows = padded([[5]])
+    with torch.no_grad():
+        assert not model.embed(rows)[0, :-1].any()  # padding stays a zero vector
+
+
+@pytest.mark.parametrize("item_input", ["id", "text", "text+id"])
+def test_a_subset_of_the_item_table_is_those_rows_only(name, item_input):
+    vectors = np.random.default_rng(0).normal(size=(ITEMS, 6)).astype(np.float32)
+    model = build(name, vectors, item_input=item_input)
+    rows = torch.tensor([7, 2, 11])
+    torch.testing.assert_close(model.item_table(rows), model.item_table()[rows])
+
+
+def test_sasrec_text_reads_text_whatever_the_settings_say():
+    learner = SEQUENTIAL_LEARNERS.get("sasrec-text")
+    assert learner.resolve_settings(SequentialTrainSettings()).item_input == "text"
+    kept = SequentialTrainSettings(item_input="text+id")
+    assert learner.resolve_settings(kept).item_input == "text+id"
+    with pytest.raises(ConfigError, match="needs one text vector per item"):
+        learner(ITEMS, SequentialTrainSettings(max_len=MAX_LEN))  # no vectors given
 
 
 def test_unknown_model_options_are_named(name):

@@ -147,7 +147,7 @@ def test_item_texts_are_decoded_fields():
 
 def test_the_sequential_track_is_registered(data):
     assert TRACKS.get("sequential") is SEQUENTIAL
-    assert SEQUENTIAL.learners.names() == ["gru4rec", "sasrec"]
+    assert SEQUENTIAL.learners.names() == ["gru4rec", "sasrec", "sasrec-text"]
     assert SEQUENTIAL.settings is SequentialTrainSettings
     assert SEQUENTIAL.metrics(data) == ["HR@5", "HR@10", "NDCG@5", "NDCG@10", "MRR@5"]
     assert SEQUENTIAL.quality_metrics(SEQUENTIAL.metrics(data)) == [
@@ -167,7 +167,7 @@ def test_the_sequential_track_is_registered(data):
 
 
 def test_settings_are_checked_and_load_no_torch():
-    with pytest.raises(ConfigError, match="'item_input' must be 'id' or 'text'"):
+    with pytest.raises(ConfigError, match="'item_input' must be 'id', 'text' or 'text\\+id'"):
         SequentialTrainSettings(item_input="words")
     with pytest.raises(ConfigError, match="unknown sequential train setting 'epochs'"):
         SequentialTrainSettings(epochs=3)
