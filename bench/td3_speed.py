@@ -40,19 +40,21 @@ def _peaks(device: str) -> dict[str, float]:
     return peaks
 
 
-def outer_steps(data, method: str, options: dict, steps: int, ctx: CondenseContext) -> dict:
+def outer_steps(
+    data, method: str, options: dict, steps: int, ctx: CondenseContext, sequences: int = 30
+) -> dict:
     condenser = make(method, options)
     params = condenser.params
     started = time.perf_counter()
     source = ctx.sequence_expert()
     expert, checkpoints = source.trained(data), source.checkpoints(data)
     expert_s = time.perf_counter() - started
-    loop = DistillationLoop(condenser, params, data, expert, checkpoints, 30, 0, ctx, None)
+    loop = DistillationLoop(condenser, params, data, expert, checkpoints, sequences, 0, ctx, None)
     started = time.perf_counter()
     pairs, features = loop._real()
     real_s = time.perf_counter() - started
     summary = condenser.make_summary(
-        30, params.length, expert.model.item_table().detach().to(loop.device),
+        sequences, params.length, expert.model.item_table().detach().to(loop.device),
         torch.Generator().manual_seed(0),
     ).to(loop.device)  # fmt: skip
     optimizer = torch.optim.Adam(summary.parameters(), lr=params.seq_lr)
@@ -82,9 +84,11 @@ def outer_steps(data, method: str, options: dict, steps: int, ctx: CondenseConte
     }
 
 
-def whole(data, method: str, options: dict, ctx: CondenseContext) -> dict:
+def whole(data, method: str, options: dict, ctx: CondenseContext, sequences: int = 30) -> dict:
     started = time.perf_counter()
-    out = make(method, options).condense(data, Budget.parse("30"), np.random.default_rng(0), ctx)
+    out = make(method, options).condense(
+        data, Budget.parse(str(sequences)), np.random.default_rng(0), ctx
+    )
     history = out.meta["distillation"]["history"]
     return {
         "wall_s": time.perf_counter() - started,

@@ -63,6 +63,11 @@ class Condenser(ABC):
     # the method as the board names it, e.g. "Farzi (in TD3's loop)"; None: its registry name.
     # Result records carry it (`MethodInfo.label`) when a cell keeps the condenser's own name
     label: ClassVar[str | None] = None
+    # a method built from a partial description (FOSTER: its abstract) says so, and names every
+    # choice that description leaves open (parameter -> what we chose); records and the entry
+    # page carry both (`MethodInfo.implemented_from`, `MethodInfo.open_choices`)
+    implemented_from: ClassVar[str | None] = None
+    open_choices: ClassVar[dict[str, str]] = {}
 
     @classmethod
     def takes(cls, kind: str) -> bool:

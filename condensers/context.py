@@ -115,8 +115,14 @@ class CondenseContext:
             self.user_embedding_provider(dataset, np.asarray(user_ids)), dtype=np.float64
         )
 
-    def sequence_expert(self) -> SequenceExpert:
-        """The sequential expert (created on first use; trains on first `trained` call)."""
+    def sequence_expert(self, learner: str | None = None) -> SequenceExpert:
+        """The sequential expert (created on first use; trains on first `trained` call);
+        with `learner`, the expert of that learner (FOSTER's reads item text) with the same
+        cache, seed and settings."""
+        if learner is not None and learner.lower() != self.sequence_learner.lower():
+            base = self.sequence_expert()
+            return SequenceExpert(cache_dir=base.cache_dir, learner=learner, seed=base.seed,
+                                  settings=base.settings, progress=base.progress)  # fmt: skip
         if self.expert is None:
             self.expert = SequenceExpert(
                 cache_dir=Path(self.cache_dir),

@@ -89,6 +89,7 @@ from recommenders.evaluator import resolve_device
 from recommenders.sequence_base import SequentialLearner
 from recommenders.sequence_evaluator import evaluate_sequential, last_states
 from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
+from recommenders.sequence_settings import SequentialTrainSettings
 from recommenders.sequence_trainer import TrainedSequential, train_sequential
 from recommenders.settings import Device, NonNegative, NonNegativeInt, PositiveInt, Rate
 from recommenders.trainer import seeded_torch, torch_threads
@@ -142,7 +143,7 @@ def _epoch_span(value: Any) -> list[int]:
     return [int(value[0]), int(value[1])]
 
 
-_EpochSpan = Annotated[list[int], PlainValidator(_epoch_span)]
+EpochSpan = Annotated[list[int], PlainValidator(_epoch_span)]
 _Positive = Annotated[Number, check(lambda v: v > 0, "must be a number > 0, got {value!r}")]
 
 
@@ -164,7 +165,7 @@ class DistillParams(Settings):
     grad_clip: _Positive = 1.0  # the summary's gradient norm is clipped to this
     feature_weight: NonNegative = 1.0  # the feature MSE's weight beside the real cross-entropy
     # the expert checkpoints the learner resets to (pydantic copies a mutable default)
-    expert_epochs: _EpochSpan = [5, 30]  # noqa: RUF012
+    expert_epochs: EpochSpan = [5, 30]  # noqa: RUF012
     cut_min: PositiveInt = 5  # the augmentation's cut is uniform in [cut_min, L-2]
     validation: _Validation = "scratch"
     warm_steps: PositiveInt = 200  # steps of TD3's own (warm-start) recipe
@@ -270,11 +271,14 @@ def save_state(
     summary: Summary,
     best: dict[str, torch.Tensor],
     optimizer: torch.optim.Optimizer,
+    extra: dict[str, torch.Tensor] | None = None,
 ) -> None:
-    """Write the run's state atomically: a crash leaves the previous epoch's file."""
+    """Write the run's state atomically: a crash leaves the previous epoch's file. `extra`:
+    more tensors of the run (names outside the summary/, best/ and outer/ prefixes)."""
     from safetensors.torch import save  # lazy: safetensors' torch half
 
     tensors = {f"summary/{k}": v for k, v in summary.tensors().items()}
+    tensors.update({f"extra/{k}": v.contiguous() for k, v in (extra or {}).items()})
     tensors.update({f"best/{k}": v.contiguous() for k, v in best.items()})
     for index, (name, _) in enumerate(summary.named_parameters()):
         moments = optimizer.state.get(optimizer.param_groups[0]["params"][index], {})
@@ -289,9 +293,10 @@ def save_state(
 
 
 def load_state(
-    path: Path, summary: Summary, optimizer: torch.optim.Optimizer
-) -> tuple[RunState, dict[str, torch.Tensor]]:
-    """Restore a checkpoint into `summary` and `optimizer`; (the run state, the best tensors)."""
+    path: Path, summary: Summary, optimizer: torch.optim.Optimizer, *, with_extra: bool = False
+) -> tuple:
+    """Restore a checkpoint into `summary` and `optimizer`; (the run state, the best tensors),
+    and the `save_state` extra tensors third when `with_extra`."""
     from safetensors import safe_open
 
     try:
@@ -319,10 +324,24 @@ def load_state(
             f"unreadable distillation checkpoint ({exc}); delete the file", file=str(path)
         ) from None
     optimizer.state.update(moments)
+    if with_extra:
+        extra = {k.removeprefix("extra/"): v for k, v in tensors.items() if k.startswith("extra/")}
+        return state, best, extra
     return state, best
 
 
 # ---- learners on a summary ---------------------------------------------------------------
+def scratch_validation(
+    train_set: Dataset, original: Dataset, learner: str, settings: SequentialTrainSettings
+) -> float:
+    """The track's ranked recipe as a validation: `learner` trained from scratch on
+    `train_set` (seed `VALIDATION_SEED`, early stopping on the original's dev); its best dev
+    NDCG@10."""
+    trained = train_sequential(train_set, learner, VALIDATION_SEED, settings,
+                               evaluate_on=original, progress=False)  # fmt: skip
+    return float(trained.epochs[trained.best_epoch - 1][DEV_METRIC])
+
+
 def fresh_learner(expert: TrainedSequential) -> SequentialLearner:
     """A learner of the expert's class and settings (its weights are set by the caller)."""
     learner_class = SEQUENTIAL_LEARNERS.get(expert.learner)
@@ -580,10 +599,9 @@ class DistillationLoop:
                               steps=self.params.warm_steps, run=self.inner, seed=VALIDATION_SEED,
                               split="dev")[DEV_METRIC]  # fmt: skip
         train_set = soft_set(self.dataset, summary.soft_sequences({}), variant="validation")
-        settings = expert_settings(self.ctx.train_settings)
-        trained = train_sequential(train_set, "sasrec", VALIDATION_SEED, settings,
-                                   evaluate_on=self.dataset, progress=False)  # fmt: skip
-        return float(trained.epochs[trained.best_epoch - 1][DEV_METRIC])
+        return scratch_validation(
+            train_set, self.dataset, "sasrec", expert_settings(self.ctx.train_settings)
+        )
 
     def own_recipe_evaluation(self, summary: Summary) -> dict[str, Any]:
         p = self.params

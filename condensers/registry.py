@@ -48,6 +48,8 @@ CONDENSERS.register("kcenter", "condensers.kcenter:KCenterCondenser")
 # the sequential track's distillation methods (TD3's loop, `condensers.distillation`)
 CONDENSERS.register("td3", "condensers.td3:TD3Condenser")
 CONDENSERS.register("farzi", "condensers.farzi:FarziCondenser")
+# FOSTER: first-order, text-based (`condensers.foster`)
+CONDENSERS.register("foster", "condensers.foster:FosterCondenser")
 
 
 def available() -> list[str]:

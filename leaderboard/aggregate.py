@@ -139,6 +139,8 @@ class Entry(BaseModel):
     method_label: str | None  # how the board shows the method beside its name (MethodInfo.label)
     method_version: str
     method_source: str
+    implemented_from: str | None = None  # a method built from a partial description
+    open_choices: dict[str, str] = {}  # noqa: RUF012 (pydantic copies it)
     params: dict[str, Any]
     authors: str | None
     paper_url: str | None
@@ -385,6 +387,8 @@ def _entry(
         method_label=_method_label(group.records),
         method_version=first.method.version,
         method_source=first.method.source,
+        implemented_from=first.method.implemented_from,
+        open_choices=dict(first.method.open_choices),
         params=first.method.params,
         authors=first.method.authors,
         paper_url=first.method.paper_url,

@@ -56,12 +56,19 @@ class MethodInfo(_Strict):
     source: Literal["condbench", "release", "submission"] = "condbench"
     authors: str | None = None
     paper_url: str | None = None
+    # a method built from a partial description: from what, and the choices it left open
+    # (parameter -> our choice); left out of the JSON when empty, like `label`
+    implemented_from: str | None = Field(default=None, max_length=500)
+    open_choices: dict[str, str] = Field(default_factory=dict)
 
     @model_serializer(mode="wrap")
     def _without_empty_label(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
-        if data.get("label") is None:
-            data.pop("label", None)
+        for name in ("label", "implemented_from"):
+            if data.get(name) is None:
+                data.pop(name, None)
+        if not data.get("open_choices"):
+            data.pop("open_choices", None)
         return data
 
 

@@ -5,7 +5,7 @@
 #   NAML, NRMS, Fastformer; 5 seeds);
 # - sequential: MovieLens-100K sequences (configs/ml100k-seq.yaml: Original and five
 #   baselines at 20, 30, 60 sequences; SASRec, GRU4Rec; 5 seeds; full ranking), then TD3 and
-#   Farzi (in TD3's loop) at their `smoke` profile (configs/ml100k-seq-td3-smoke.yaml, seed 0;
+#   Farzi (in TD3's loop) at their `smoke` profile (configs/ml100k-seq-distill-smoke.yaml, seed 0;
 #   the ranked `cpu`-profile records are configs/ml100k-seq-td3.yaml's, in results/).
 #
 # Records go to runs/main/ (a re-run resumes: finished cells are skipped), MLflow to
@@ -23,7 +23,7 @@ SITE=${CONDBENCH_SITE:-site}
 "$VENV/bin/condbench" data fetch ml-100k-seq
 "$VENV/bin/condbench" run configs/movielens.yaml --results "$RESULTS" --workers 2
 "$VENV/bin/condbench" run configs/ml100k-seq.yaml --results "$RESULTS" --workers 2
-"$VENV/bin/condbench" run configs/ml100k-seq-td3-smoke.yaml --results "$RESULTS" --workers 2
+"$VENV/bin/condbench" run configs/ml100k-seq-distill-smoke.yaml --results "$RESULTS" --workers 2
 "$VENV/bin/condbench" leaderboard build "$RESULTS" -o "$SITE"
 
 cat <<EOT

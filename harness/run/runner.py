@@ -410,6 +410,8 @@ class GridRunner:
             method=MethodInfo(
                 name=cell.method,
                 label=method_label(cell),
+                implemented_from=registry.get(cell.condenser).implemented_from,
+                open_choices=dict(registry.get(cell.condenser).open_choices),
                 params=made.get("params", {}),
                 source="release" if cell.condenser.startswith("release-") else "condbench",
             ),
