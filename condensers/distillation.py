@@ -678,26 +678,7 @@ class DistillationLoop:
                 for name, value in losses.items():
                     sums[name] += value / steps
             score = self.validate(summary)
-            record = {
-                "epoch": epoch,
-                **sums,
-                f"dev_{DEV_METRIC}": score,
-                **summary_shape_figures(summary),
-                "seconds": time.perf_counter() - started,
-            }
-            state.history.append(record)
-            self.ctx.report(
-                "distill",
-                {k: v for k, v in record.items() if k != "epoch" and not math.isnan(v)},
-                epoch,
-            )
-            if math.isnan(score) or score > state.best_score:
-                state.best_epoch, state.best_score = (
-                    epoch,
-                    (score if not math.isnan(score) else state.best_score),
-                )
-                best.clear()
-                best.update(summary.tensors())
+            close_epoch(state, epoch, sums, score, summary, best, self.ctx, started)
             state.epoch, state.done = epoch, epoch == p.epochs
             state.numpy_rng = rng.bit_generator.state
             save_state(self.path, state, summary, best, optimizer)
@@ -730,6 +711,32 @@ class DistillationLoop:
         carried = {n: w.detach() for n, w in weights.items()}
         losses = {"outer_loss": loss, "real_ce": real_ce, "feature_mse": feature_mse}
         return {name: float(value.detach()) for name, value in losses.items()}, carried
+
+
+def close_epoch(
+    state: RunState, epoch: int, sums: dict[str, float], score: float, summary: Summary,
+    best: dict[str, torch.Tensor], ctx: CondenseContext, started: float,
+) -> None:  # fmt: skip
+    """End an epoch of a distillation: its record (the mean figures of its steps, the dev
+    score, how peaked the summary is, its seconds) into the history and the tracker, and the
+    summary kept in `best` when its score is the best so far (or when nothing validates)."""
+    record = {
+        "epoch": epoch,
+        **sums,
+        f"dev_{DEV_METRIC}": score,
+        **summary_shape_figures(summary),
+        "seconds": time.perf_counter() - started,
+    }
+    state.history.append(record)
+    ctx.report(
+        "distill", {k: v for k, v in record.items() if k != "epoch" and not math.isnan(v)}, epoch
+    )
+    if math.isnan(score) or score > state.best_score:
+        state.best_epoch = epoch
+        if not math.isnan(score):
+            state.best_score = score
+        best.clear()
+        best.update(summary.tensors())
 
 
 def check_expert(expert: TrainedSequential, method: str) -> None:

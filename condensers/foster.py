@@ -70,6 +70,7 @@ from condensers.distillation import (
     EpochSpan,
     RunState,
     Summary,
+    close_epoch,
     epoch_seed,
     load_state,
     probs_shape_figures,
@@ -502,24 +503,7 @@ class FosterLoop:
                 for name, value in figures.items():
                     sums[name] = sums.get(name, 0.0) + value / p.steps_per_epoch
             score = self._validate(summary)
-            record = {
-                "epoch": epoch,
-                **sums,
-                f"dev_{DEV_METRIC}": score,
-                **probs_shape_figures(summary.probs()),
-                "seconds": time.perf_counter() - started,
-            }
-            state.history.append(record)
-            self.ctx.report(
-                "distill",
-                {k: v for k, v in record.items() if k != "epoch" and not math.isnan(v)},
-                epoch,
-            )
-            if math.isnan(score) or score > state.best_score:
-                state.best_epoch = epoch
-                state.best_score = score if not math.isnan(score) else state.best_score
-                best.clear()
-                best.update(summary.tensors())
+            close_epoch(state, epoch, sums, score, summary, best, self.ctx, started)
             state.epoch, state.done = epoch, epoch == p.epochs
             state.numpy_rng = rng.bit_generator.state
             save_state(self.path, state, summary, best, optimizer,

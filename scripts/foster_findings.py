@@ -10,6 +10,7 @@ the track's recipe (SASRec on ids, SASRec on text; learner seeds 0–4; full ran
   seed: S random real windows, ``init_real_share`` of each position on the real item and the
   rest spread uniformly over all items), before any step;
 - ``start, one-hot``: the same windows as hard one-hot positions (no spread mass);
+- with ``--summary-seeds``, FOSTER's summary distilled with other seeds (its own spread);
 and for each: how peaked it is (mean entropy of a position, nats; items holding half a
 position's mass) and how far its item marginal follows popularity (Spearman with the train
 counts). Quality is against the committed Original records (results/ml-100k-seq/original).
@@ -74,8 +75,12 @@ def quality(probs: np.ndarray, dataset, learner: str, settings, original: dict) 
 )
 @click.option("--budget", type=int, default=20, show_default=True)
 @click.option("--results", default="results", show_default=True, type=click.Path(path_type=Path))
+@click.option(
+    "--summary-seeds", default="", help="also FOSTER distilled with these seeds, e.g. 1,2"
+)
+@click.option("--no-start", is_flag=True, help="leave out the two starting summaries")
 @click.option("--json", "as_json", is_flag=True)
-def main(config_path: str, budget: int, results: Path, as_json: bool) -> None:
+def main(config_path, budget: int, results: Path, summary_seeds: str, no_start: bool, as_json):
     torch.set_num_threads(1)  # one thread, as the records' learners
     config = load_config(config_path)
     dataset = load_dataset(config.grid.datasets[0])
@@ -98,6 +103,12 @@ def main(config_path: str, budget: int, results: Path, as_json: bool) -> None:
         "start": (start_probs / start_probs.sum(-1, keepdims=True)).astype(np.float32),
         "start, one-hot": (one_hot / one_hot.sum(-1, keepdims=True)).astype(np.float32),
     }
+    if no_start:
+        summaries = {"foster": summaries["foster"]}
+    for other in [int(v) for v in summary_seeds.split(",") if v]:
+        again = get(spec.name).from_options({**spec.params, "summary_seed": other})
+        made = again.condense(dataset, Budget.parse(str(budget)), np.random.default_rng(0), ctx)
+        summaries[f"foster, summary_seed {other}"] = made.soft.probs()
     originals = {learner: original_means(results, learner) for learner in LEARNERS}
     rows, started = {}, time.perf_counter()
     for name, probs in summaries.items():
