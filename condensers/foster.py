@@ -95,7 +95,7 @@ from recommenders.settings import Device, NonNegative, NonNegativeInt, PositiveI
 from recommenders.text_top_layer import TokenStates
 from recommenders.trainer import seeded_torch
 
-STATE_VERSION = 1
+STATE_VERSION = 2  # 2: the real start draws full windows (1 drew padded ones too)
 MATCHINGS = ("gradient", "distribution")
 INITS = ("real", "random")
 PROFILES: dict[str, dict[str, Any]] = {
@@ -119,7 +119,7 @@ OPEN_CHOICES: dict[str, str] = {
     "learner_steps": "learner Adam steps on the synthetic sequences per step (1, lr 1e-3)",
     "cooccurrence_weight": "λ of the co-occurrence regulariser (1.0): pairs of distinct positions, text cosine",
     "centred_similarity": "the cosines double-centred over the subset (true), so hub items earn nothing alone",
-    "init": "synthetic logits start from random real windows (share 0.5 on the real item) or Normal(0, 0.02)",
+    "init": "synthetic logits start from random real windows of L items (share 0.5 on the real item, the rest uniform) or Normal(0, 0.02)",
     "rank": "full logits (null) or latent × decoder of rank r",
     "seq_lr": "Adam on the synthetic logits (0.1, cosine schedule)",
     "schedule": "epochs × steps_per_epoch, scratch validation after each epoch, best kept",
@@ -227,7 +227,8 @@ def initial_summary(
     rng: np.random.Generator,
 ) -> SoftLogits:  # fmt: skip
     """Random real windows of L items (``init: real``: log of share × one-hot + the rest
-    spread uniformly; padding positions uniform), or Normal(0, init_std) logits; a low-rank
+    spread uniformly), drawn among the windows with no padding when there are S of them
+    (else among all, padding positions uniform); or Normal(0, init_std) logits; a low-rank
     summary always starts Normal(0, init_std)."""
     n, length = dataset.num_items, params.length
     if params.rank is not None:
@@ -237,7 +238,9 @@ def initial_summary(
     if params.init == "random":
         return SoftLogits(torch.randn(sequences, length, n, generator=generator) * params.init_std)
     examples = hard_examples(dataset, length - 1)
-    chosen = rng.choice(len(examples), size=sequences, replace=len(examples) < sequences)
+    full = np.flatnonzero(examples.valid.all(axis=1))  # windows of L real items
+    pool = full if len(full) >= sequences else np.arange(len(examples))
+    chosen = rng.choice(pool, size=sequences, replace=len(pool) < sequences)
     share = params.init_real_share
     probs = np.full((sequences, length, n), (1 - share) / n)
     for row, index in enumerate(chosen):

@@ -20,6 +20,7 @@ from condensers.foster import (
     SoftLogits,
     cooccurrence,
     draw_subset,
+    initial_summary,
     within_cluster_share,
 )
 from condensers.registry import make
@@ -123,6 +124,19 @@ def test_the_logits_of_a_subset_and_the_stored_forms():
     stored = low.soft_sequences({})
     assert stored.form == LATENT
     np.testing.assert_allclose(stored.probs(), low.probs().detach().numpy(), atol=1e-6)
+
+
+def test_the_real_start_is_full_windows_of_real_items_with_their_share():
+    world = cluster_sequential_dataset(length=30)  # 28 train items a user: full windows exist
+    params = make("foster", {**SMOKE, "init_real_share": 0.6}).params
+    start = initial_summary(params, 5, world, torch.Generator().manual_seed(0),
+                            np.random.default_rng(0))  # fmt: skip
+    probs = start.probs().detach().numpy()
+    assert probs.shape == (5, 12, world.num_items)
+    spread = 0.4 / world.num_items
+    np.testing.assert_allclose(probs.max(-1), 0.6 + spread, rtol=1e-5)  # no padded position
+    items = probs.argmax(-1)
+    assert all(len(set(row // 8)) == 1 for row in items)  # one user's window: one cluster
 
 
 # ---- on real text ------------------------------------------------------------------------------
