@@ -79,9 +79,10 @@ from condensers.distillation import (
     weights_digest,
 )
 from condensers.sequence_expert import KEY_VERSION as EXPERT_KEY_VERSION
-from condensers.sequence_sets import require_sequential, soft_set
+from condensers.sequence_sets import require_sequential, soft_set, user_sequences
 from harness.dataset import Dataset
 from harness.errors import ConfigError
+from harness.full_ranking import item_rows
 from harness.hashing import content_key
 from harness.paths import exclusive_lock
 from harness.progress import progress as progress_bar
@@ -97,7 +98,7 @@ from recommenders.trainer import seeded_torch
 
 STATE_VERSION = 2  # 2: the real start draws full windows (1 drew padded ones too)
 MATCHINGS = ("gradient", "distribution")
-INITS = ("real", "random")
+INITS = ("real", "last", "random")
 PROFILES: dict[str, dict[str, Any]] = {
     # CI and the main job's quick look: a few dozen steps, validation by the scratch learner
     "smoke": {"epochs": 2, "steps_per_epoch": 30, "reset_every": 10},
@@ -119,7 +120,7 @@ OPEN_CHOICES: dict[str, str] = {
     "learner_steps": "learner Adam steps on the synthetic sequences per step (1, lr 1e-3)",
     "cooccurrence_weight": "λ of the co-occurrence regulariser (1.0): pairs of distinct positions, text cosine",
     "centred_similarity": "the cosines double-centred over the subset (true), so hub items earn nothing alone",
-    "init": "synthetic logits start from random real windows of L items (share 0.5 on the real item, the rest uniform) or Normal(0, 0.02)",
+    "init": "synthetic logits start from random real windows of L items (share 0.5 on the real item, the rest uniform); options: random users' last L items (random-kxl's set), Normal(0, 0.02)",
     "rank": "full logits (null) or latent × decoder of rank r",
     "seq_lr": "Adam on the synthetic logits (0.1, cosine schedule)",
     "schedule": "epochs × steps_per_epoch, scratch validation after each epoch, best kept",
@@ -226,10 +227,11 @@ def initial_summary(
     params: FosterParams, sequences: int, dataset: Dataset, generator: torch.Generator,
     rng: np.random.Generator,
 ) -> SoftLogits:  # fmt: skip
-    """Random real windows of L items (``init: real``: log of share × one-hot + the rest
-    spread uniformly), drawn among the windows with no padding when there are S of them
-    (else among all, padding positions uniform); or Normal(0, init_std) logits; a low-rank
-    summary always starts Normal(0, init_std)."""
+    """Real items, log of share × one-hot + the rest spread uniformly: ``init: real``, S
+    random training windows of L items, drawn among the windows with no padding when there
+    are S of them (else among all; padding positions uniform); ``last``, S random users
+    among those with L train items or more, their last L (random-kxl's set). ``random``:
+    Normal(0, init_std) logits; a low-rank summary always starts so."""
     n, length = dataset.num_items, params.length
     if params.rank is not None:
         latent = torch.randn(sequences, length, params.rank, generator=generator)
@@ -237,20 +239,42 @@ def initial_summary(
         return SoftLogits(latent=latent * params.init_std, decoder=decoder * params.init_std)
     if params.init == "random":
         return SoftLogits(torch.randn(sequences, length, n, generator=generator) * params.init_std)
-    examples = hard_examples(dataset, length - 1)
-    full = np.flatnonzero(examples.valid.all(axis=1))  # windows of L real items
-    pool = full if len(full) >= sequences else np.arange(len(examples))
-    chosen = rng.choice(pool, size=sequences, replace=len(pool) < sequences)
     share = params.init_real_share
     probs = np.full((sequences, length, n), (1 - share) / n)
-    for row, index in enumerate(chosen):
-        items = np.concatenate([examples.inputs[index], examples.targets[index][-1:]])
+    starts = _last_items if params.init == "last" else _real_windows
+    for row, items in enumerate(starts(dataset, length, sequences, rng)):
         for position, item in enumerate(items):
             if item < n:  # not padding (the pad row, or IGNORE)
                 probs[row, position, item] += share
             else:
                 probs[row, position] = 1.0 / n
     return SoftLogits(torch.as_tensor(np.log(probs), dtype=torch.float32))
+
+
+def _real_windows(dataset: Dataset, length: int, sequences: int, rng) -> list[np.ndarray]:
+    """S random training windows of `length` item rows (pad: n_items), full ones first."""
+    examples = hard_examples(dataset, length - 1)
+    full = np.flatnonzero(examples.valid.all(axis=1))  # windows of L real items
+    pool = full if len(full) >= sequences else np.arange(len(examples))
+    chosen = rng.choice(pool, size=sequences, replace=len(pool) < sequences)
+    return [
+        np.concatenate([examples.inputs[index], examples.targets[index][-1:]]) for index in chosen
+    ]
+
+
+def _last_items(dataset: Dataset, length: int, sequences: int, rng) -> list[np.ndarray]:
+    """The last `length` item rows (left-padded) of S random users, among those with at
+    least `length` train items when there are S of them."""
+    by_user = user_sequences(dataset)
+    users = sorted(by_user)
+    long_enough = [u for u in users if len(by_user[u]) >= length]
+    pool = long_enough if len(long_enough) >= sequences else users
+    chosen = rng.choice(pool, size=sequences, replace=len(pool) < sequences)
+    out = []
+    for user in chosen:
+        rows = item_rows(dataset, by_user[int(user)][-length:], dataset.name)
+        out.append(np.concatenate([np.full(length - len(rows), dataset.num_items), rows]))
+    return out
 
 
 # ---- the pieces of a step --------------------------------------------------------------------

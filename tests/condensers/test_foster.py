@@ -139,6 +139,19 @@ def test_the_real_start_is_full_windows_of_real_items_with_their_share():
     assert all(len(set(row // 8)) == 1 for row in items)  # one user's window: one cluster
 
 
+def test_the_last_items_start_is_random_kxls_set():
+    world = cluster_sequential_dataset(length=30)
+    params = make("foster", {**SMOKE, "init": "last"}).params
+    start = initial_summary(params, 6, world, torch.Generator().manual_seed(0),
+                            np.random.default_rng(0))  # fmt: skip
+    items = start.probs().detach().numpy().argmax(-1)
+    histories = {u: [int(i) for i in h][-12:] for u, h in zip(
+        world.histories["user_id"], world.histories["history"], strict=True)}  # fmt: skip
+    tails = {tuple(h) for h in histories.values()}
+    assert all(tuple(row.tolist()) in tails for row in items)  # each row: a user's last 12
+    assert len({tuple(row.tolist()) for row in items}) == 6  # six users, none twice
+
+
 # ---- on real text ------------------------------------------------------------------------------
 ANIMALS = ["dog", "cat", "horse", "cow", "sheep", "lion", "tiger", "wolf"]
 VEHICLES = ["car", "truck", "bus", "train", "bicycle", "airplane", "boat", "motorcycle"]
