@@ -11,6 +11,8 @@ the track's recipe (SASRec on ids, SASRec on text; learner seeds 0–4; full ran
   rest spread uniformly over all items), before any step;
 - ``start, one-hot``: the same windows as hard one-hot positions (no spread mass);
 - with ``--summary-seeds``, FOSTER's summary distilled with other seeds (its own spread);
+- ``--param KEY=VALUE`` changes a FOSTER parameter (e.g. ``init=last``: start from
+  random-kxl's set), for every summary above;
 and for each: how peaked it is (mean entropy of a position, nats; items holding half a
 position's mass) and how far its item marginal follows popularity (Spearman with the train
 counts). Quality is against the committed Original records (results/ml-100k-seq/original).
@@ -25,6 +27,7 @@ from pathlib import Path
 import click
 import numpy as np
 import torch
+import yaml
 from td3_findings import popularity_rank_correlation
 
 from condensers.base import Budget
@@ -79,15 +82,22 @@ def quality(probs: np.ndarray, dataset, learner: str, settings, original: dict) 
     "--summary-seeds", default="", help="also FOSTER distilled with these seeds, e.g. 1,2"
 )
 @click.option("--no-start", is_flag=True, help="leave out the two starting summaries")
+@click.option(
+    "--param", "overrides", multiple=True, help="override a FOSTER parameter, e.g. init=last"
+)
 @click.option("--json", "as_json", is_flag=True)
-def main(config_path, budget: int, results: Path, summary_seeds: str, no_start: bool, as_json):
+def main(config_path, budget, results: Path, summary_seeds, no_start, overrides, as_json):
     torch.set_num_threads(1)  # one thread, as the records' learners
     config = load_config(config_path)
     dataset = load_dataset(config.grid.datasets[0])
     settings = SequentialTrainSettings(**config.training)
     ctx = CondenseContext(progress=False, train_settings=settings)
     spec = next(s for s in config.grid.condensers if s.method == "foster")
-    condenser = get(spec.name).from_options(spec.params)
+    options = dict(spec.params)
+    for override in overrides:
+        key, _, value = override.partition("=")
+        options[key] = yaml.safe_load(value)
+    condenser = get(spec.name).from_options(options)
     params = condenser.params
     out = condenser.condense(dataset, Budget.parse(str(budget)), np.random.default_rng(0), ctx)
     seed = out.meta["distillation"]["seed"]
@@ -106,7 +116,7 @@ def main(config_path, budget: int, results: Path, summary_seeds: str, no_start: 
     if no_start:
         summaries = {"foster": summaries["foster"]}
     for other in [int(v) for v in summary_seeds.split(",") if v]:
-        again = get(spec.name).from_options({**spec.params, "summary_seed": other})
+        again = get(spec.name).from_options({**options, "summary_seed": other})
         made = again.condense(dataset, Budget.parse(str(budget)), np.random.default_rng(0), ctx)
         summaries[f"foster, summary_seed {other}"] = made.soft.probs()
     originals = {learner: original_means(results, learner) for learner in LEARNERS}
