@@ -298,13 +298,9 @@ def draw_subset(
         return np.arange(n)
     chosen = np.zeros(n, dtype=bool)
     chosen[real_items] = True
-    quota = int(round(mass_share * size))
-    for item in np.argsort(-mass, kind="stable"):
-        if quota <= 0 or chosen.sum() >= size:
-            break
-        if not chosen[item]:
-            chosen[item] = True
-            quota -= 1
+    room = min(int(round(mass_share * size)), size - int(chosen.sum()))
+    order = np.argsort(-mass, kind="stable")
+    chosen[order[~chosen[order]][: max(room, 0)]] = True  # the heaviest not yet in
     missing = size - int(chosen.sum())
     if missing > 0:
         others = np.flatnonzero(~chosen)
