@@ -410,8 +410,7 @@ class GridRunner:
             method=MethodInfo(
                 name=cell.method,
                 label=method_label(cell),
-                implemented_from=registry.get(cell.condenser).implemented_from,
-                open_choices=dict(registry.get(cell.condenser).open_choices),
+                **method_description(cell),
                 params=made.get("params", {}),
                 source="release" if cell.condenser.startswith("release-") else "condbench",
             ),
@@ -466,6 +465,18 @@ def method_label(cell: Cell) -> str | None:
     if cell.method != cell.condenser:
         return None
     return registry.get(cell.condenser).label
+
+
+def method_description(cell: Cell) -> dict[str, Any]:
+    """A registered condenser's `implemented_from` and `open_choices`, for the record (a
+    submitted entry's condenser, "submission", is not registered: it has neither)."""
+    if cell.condenser not in registry.available():
+        return {}
+    condenser = registry.get(cell.condenser)
+    return {
+        "implemented_from": condenser.implemented_from,
+        "open_choices": dict(condenser.open_choices),
+    }
 
 
 def _extras(made: dict) -> dict[str, ExtraEvaluation]:

@@ -10,6 +10,7 @@ import json
 from leaderboard_factory import make_sequential_record
 
 from condensers.foster import OPEN_CHOICES, FosterCondenser
+from harness.run.runner import Cell, method_description
 from leaderboard.record import read_record, write_record
 from leaderboard.site import LoadedRecord, render_site
 
@@ -56,3 +57,15 @@ def test_the_entry_page_lists_each_choice_with_its_value_escaped(sequential_trac
     assert "<code>256</code>" in page and "<code>None</code>" in page
     original = next(p for p in (out / "entries").glob("*.html") if "--original--" in p.name)
     assert "open-choices" not in original.read_text()
+
+
+def test_the_runner_takes_them_from_a_registered_condenser_only():
+    def cell(condenser: str) -> Cell:
+        return Cell(dataset="ml-100k-seq", method="x", condenser=condenser, budget="20",
+                    recommender="sasrec", seed=0)  # fmt: skip
+
+    described = method_description(cell("foster"))
+    assert described["implemented_from"] == FosterCondenser.implemented_from
+    assert described["open_choices"] == OPEN_CHOICES
+    assert method_description(cell("td3")) == {"implemented_from": None, "open_choices": {}}
+    assert method_description(cell("submission")) == {}  # a submitted entry: not registered
