@@ -147,6 +147,15 @@ EpochSpan = Annotated[list[int], PlainValidator(_epoch_span)]
 _Positive = Annotated[Number, check(lambda v: v > 0, "must be a number > 0, got {value!r}")]
 
 
+def with_profile(values: Any, profiles: dict[str, dict[str, Any]]) -> Any:
+    """A loop's raw settings with its profile's values filled in where not given (the
+    ``profile`` key, default "cpu"); anything else is left for validation to name."""
+    if not isinstance(values, dict):
+        return values
+    profile = values.get("profile", "cpu")
+    return {**profiles.get(profile, {}), **values} if isinstance(profile, str) else values
+
+
 class DistillParams(Settings):
     """TD3's loop settings (ml-100k values); ``profile`` fills the ones not given."""
 
@@ -178,10 +187,7 @@ class DistillParams(Settings):
     @model_validator(mode="before")
     @classmethod
     def _from_profile(cls, values: Any) -> Any:
-        if not isinstance(values, dict):
-            return values
-        profile = values.get("profile", "cpu")
-        return {**PROFILES.get(profile, {}), **values} if isinstance(profile, str) else values
+        return with_profile(values, PROFILES)
 
     @model_validator(mode="after")
     def _consistent(self) -> DistillParams:

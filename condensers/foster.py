@@ -77,6 +77,7 @@ from condensers.distillation import (
     save_state,
     scratch_validation,
     weights_digest,
+    with_profile,
 )
 from condensers.sequence_expert import KEY_VERSION as EXPERT_KEY_VERSION
 from condensers.sequence_sets import require_sequential, soft_set, user_sequences
@@ -177,10 +178,7 @@ class FosterParams(Settings):
     @model_validator(mode="before")
     @classmethod
     def _from_profile(cls, values: Any) -> Any:
-        if not isinstance(values, dict):
-            return values
-        profile = values.get("profile", "cpu")
-        return {**PROFILES.get(profile, {}), **values} if isinstance(profile, str) else values
+        return with_profile(values, PROFILES)
 
     @model_validator(mode="after")
     def _consistent(self) -> FosterParams:
