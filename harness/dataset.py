@@ -38,6 +38,12 @@ from harness.paths import atomic_dir
 from harness.sequences import SOFT_FILE, SoftSequences
 
 SPLITS = ("train", "dev", "test")
+# How a train set's negatives are drawn (``meta["negatives_from"]``, named in its records):
+# "original": the user's shown-not-clicked rows of the original train split, then random items;
+# "catalogue": uniform over the catalogue, never the user's train positives, dev or test items
+# (a dataset published without its original train split, e.g. the TF-DCon release's Goodreads).
+NEGATIVES_ORIGINAL = "original"
+NEGATIVES_CATALOGUE = "catalogue"
 INTERACTION_COLUMNS = ("split", "user_id", "item_id", "label", "group_id")
 SCHEMA_VERSION = 1
 

@@ -4,7 +4,8 @@
   Computed exactly (every candidate tied, and `harness.metrics` resolves ties by their
   expectation over orders), which is the limit of averaging many seeded random draws.
 - ``popularity``: each candidate scored by its number of positive interactions in the
-  ORIGINAL train split; no learning.
+  ORIGINAL train split; no learning. Left out for a dataset published without its train
+  split (no positive to count: it would only repeat ``chance``).
 """
 
 from __future__ import annotations
@@ -23,15 +24,19 @@ def chance_scores(candidates: pd.DataFrame, original: Dataset) -> np.ndarray:
     return np.zeros(len(candidates))
 
 
-def popularity_scores(candidates: pd.DataFrame, original: Dataset) -> np.ndarray:
-    """Number of train positives of each candidate item in the original train split."""
+def popularity_scores(candidates: pd.DataFrame, original: Dataset) -> np.ndarray | None:
+    """Number of train positives of each candidate item in the original train split (None
+    when that split has no positive)."""
     train = original.split("train")
     counts = train.loc[train["label"] == 1, "item_id"].value_counts()
+    if counts.empty:
+        return None
     return candidates["item_id"].map(counts).fillna(0).to_numpy(dtype=np.float64)
 
 
-# scorer name -> function(candidates, original dataset) -> one score per candidate row
-REFERENCE_SCORERS: dict[str, Callable[[pd.DataFrame, Dataset], np.ndarray]] = {
+# scorer name -> function(candidates, original dataset) -> one score per candidate row, or
+# None where the scorer has nothing to score with
+REFERENCE_SCORERS: dict[str, Callable[[pd.DataFrame, Dataset], np.ndarray | None]] = {
     "chance": chance_scores,
     "popularity": popularity_scores,
 }
@@ -54,6 +59,8 @@ def reference_metrics(
     out = {}
     for name, scorer in REFERENCE_SCORERS.items():
         scores = scorer(candidates, source)
+        if scores is None:
+            continue
         result = ranking_metrics(
             candidates["group_id"].to_numpy(), candidates["label"].to_numpy(), scores, metrics
         )

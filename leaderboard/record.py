@@ -78,6 +78,9 @@ class DatasetInfo(_Strict):
     sha256: str = ""
     num_train_users: int | None = None
     num_train_interactions: int | None = None
+    # how the train set's negatives were drawn (harness.dataset NEGATIVES_*); None: by its own
+    # label-0 rows or the track's default (records before this field)
+    negatives: str | None = None
 
 
 class SizeInfo(_Strict):
@@ -95,7 +98,9 @@ class SizeInfo(_Strict):
     overall_kb: float | None = None
     ratio_item: float | None = None
     ratio_user: float | None = None
-    ratio_overall: float  # after the content fields: content records keep their text
+    # after the content fields: content records keep their text; None where the dataset has
+    # no original train set to divide by (the TF-DCon release's Goodreads)
+    ratio_overall: float | None = None
     interactions: float | None = None
     sequences: int | None = None
     stored_kb: float | None = None

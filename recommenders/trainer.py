@@ -23,10 +23,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 import torch
 
 import recommenders
-from harness.dataset import Dataset
+from harness.dataset import NEGATIVES_CATALOGUE, NEGATIVES_ORIGINAL, Dataset
 from harness.errors import DataError
 from harness.metrics import parse_metric, report_metrics
 from harness.progress import progress
@@ -128,8 +129,11 @@ class _TrainingData:
         source = f"{dataset.name}:train"
         self.positive_rows = items.rows(positives["item_id"].to_numpy(), source)
         self.user_rows = histories.user_rows(positives["user_id"].to_numpy(), source)
+        self.rule = dataset.meta.get("negatives_from", NEGATIVES_ORIGINAL)
         original_train = negatives_from.split("train")
         shown = original_train[original_train["label"] == 0]
+        if self.rule == NEGATIVES_CATALOGUE:  # the catalogue only: no shown-not-clicked pool
+            shown = shown.iloc[:0]
         shown_rows = items.item_index.get_indexer(shown["item_id"].to_numpy())
         known = shown_rows >= 0  # items a condensed set dropped cannot be negatives
         self.sampler = NegativeSampler(
@@ -139,10 +143,31 @@ class _TrainingData:
             shown_rows[known],
             num_items=items.pad_row,
             count=count,
+            excluded=(
+                catalogue_exclusions(positives, negatives_from, items)
+                if self.rule == NEGATIVES_CATALOGUE
+                else None
+            ),
         )
 
     def __len__(self) -> int:
         return len(self.positive_rows)
+
+
+def catalogue_exclusions(
+    positives: pd.DataFrame, reference: Dataset, items: ItemTexts
+) -> dict[int, np.ndarray]:
+    """The ``catalogue`` rule's item rows per train user: the user's train positives and
+    every item of the user's dev and test rows in `reference` (never a negative)."""
+    held_out = reference.interactions[reference.interactions["split"].isin(("dev", "test"))]
+    held_out = held_out[held_out["user_id"].isin(positives["user_id"].unique())]
+    both = pd.concat([positives[["user_id", "item_id"]], held_out[["user_id", "item_id"]]])
+    rows = items.item_index.get_indexer(both["item_id"].to_numpy())
+    known = rows >= 0
+    return {
+        int(user): group.to_numpy()
+        for user, group in pd.Series(rows[known]).groupby(both["user_id"].to_numpy()[known])
+    }
 
 
 def _copy_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

@@ -10,6 +10,14 @@ test are always the original ones and histories are shared. Item text of ``conde
 from content/condensed.npy, of ``random``/``majority`` from content/random.npy. Item text is
 joined by the mid/bid column: in original.npy and random.npy the rows are not in id order.
 Ranking groups are per user (group_id = user_id) in each split.
+
+Where the public copy lacks the original train split (Goodreads), ``original`` is built as an
+*evaluation reference*: the original item text, histories, dev and test, and an empty train
+split (``meta["train_missing"]``). Every variant of such a dataset then draws its training
+negatives by the ``catalogue`` rule (`recommenders.sampling`): uniform over the catalogue,
+never the user's train positives nor any item of the user's dev or test rows; with the
+original train present (MovieLens) the rule is ``original``: the user's shown-not-clicked
+items of the original train split first, topped up with random items.
 """
 
 from __future__ import annotations
@@ -24,13 +32,19 @@ from harness.data.fetch import RemoteFile, fetch_file
 from harness.data.release_hashes import RELEASE_SHA256
 from harness.data.safe_npy import load_npy
 from harness.data.source import PathLike, VariantUnavailable
-from harness.dataset import Dataset, normalise_interactions
+from harness.dataset import (
+    NEGATIVES_CATALOGUE,
+    NEGATIVES_ORIGINAL,
+    Dataset,
+    normalise_interactions,
+)
 from harness.errors import DataError
 
 RELEASE_URL = "https://raw.githubusercontent.com/Jyonn/TF-DCon/main/{path}"
 RELEASE_COMMIT = "c6252de"
 MIRROR_FOLDER = "tfdcon-release"
 RELEASE_VARIANTS = ("original", "random", "majority", "condensed")
+TITLE_FIELDS = ("title", "name")  # read first when an item has several text fields
 # variant -> the content file holding its item text
 CONTENT_OF_VARIANT = {
     "original": "original",
@@ -64,6 +78,19 @@ class TfdconRelease:
     variants: tuple[str, ...] = RELEASE_VARIANTS
     version: str = f"{RELEASE_COMMIT}-2"
     cutoffs: tuple[int, ...] = (1, 5)  # the paper's K on MovieLens and Goodreads
+
+    @property
+    def original_train(self) -> str:
+        return f"dataset/{self.folder}/interaction/original/train.npy"
+
+    @property
+    def has_original_train(self) -> bool:
+        return self.original_train not in self.missing
+
+    @property
+    def negatives(self) -> str:
+        """The negative-sampling rule of every train set of this dataset (named in records)."""
+        return NEGATIVES_ORIGINAL if self.has_original_train else NEGATIVES_CATALOGUE
 
     # ---- files ---------------------------------------------------------------------------
     def raw_paths(self) -> list[str]:
@@ -106,14 +133,6 @@ class TfdconRelease:
                 f"unknown variant {variant!r}; known: {', '.join(self.variants)}", file=self.name
             )
 
-        train_path = f"dataset/{self.folder}/interaction/{variant}/train.npy"
-        if train_path in self.missing:
-            raise VariantUnavailable(
-                f"variant {variant!r} needs {train_path}, which is not part of the public copy of the "
-                f"TF-DCon release; available: {', '.join(v for v in self.variants if v != variant)}",
-                file=self.name,
-            )
-
         def read(relative: str) -> tuple[dict, str]:
             path = self._file(relative, mirror=mirror, cache=cache)
             return load_npy(path), str(path)
@@ -124,7 +143,11 @@ class TfdconRelease:
             self._interactions(*read(f"interaction/original/{s}.npy"), split=s)
             for s in ("dev", "test")
         ]
-        train = self._interactions(*read(f"interaction/{variant}/train.npy"), split="train")
+        evaluation_only = variant == "original" and not self.has_original_train
+        if evaluation_only:  # the reference of a release without its original train
+            train = frames[0].iloc[:0].assign(split="train")
+        else:
+            train = self._interactions(*read(f"interaction/{variant}/train.npy"), split="train")
         meta = {
             "name": self.name,
             "variant": variant,
@@ -133,11 +156,13 @@ class TfdconRelease:
             "sha256": {p: RELEASE_SHA256[p] for p in self._needed_paths()},
             "item_key": self.item_key,
         }
+        if evaluation_only:
+            meta["train_missing"] = True
+            meta["negatives_from"] = self.negatives
         if variant != "original":
             # the trainer draws a selected user's negatives from the original train split's
-            # label-0 rows; where the public copy lacks that split, only random negatives exist
-            original_train = f"dataset/{self.folder}/interaction/original/train.npy"
-            meta["negatives_from"] = "random" if original_train in self.missing else "original"
+            # label-0 rows; where the public copy lacks that split, from the catalogue
+            meta["negatives_from"] = self.negatives
             meta["parent"] = self.name
         dataset = Dataset(
             name=self.name,
@@ -152,7 +177,11 @@ class TfdconRelease:
     def _items(self, table: dict, source: str) -> tuple[pd.DataFrame, tuple[str, ...]]:
         if self.item_key not in table:
             raise DataError(f"missing column {self.item_key!r}", file=source)
-        fields = tuple(k for k in table if k != self.item_key)
+        # a title first, as the paper reads "name and description" (Goodreads' file stores
+        # desc before title); otherwise the file's order (MovieLens: name, year)
+        fields = tuple(
+            sorted((k for k in table if k != self.item_key), key=lambda k: k not in TITLE_FIELDS)
+        )
         if not fields:
             raise DataError("no text columns", file=source)
         ids = _int_column(table, self.item_key, source)
@@ -237,4 +266,6 @@ GOODREADS = TfdconRelease(
     item_key="bid",
     description="Goodreads as released with TF-DCon (original train missing from the public copy)",
     missing=("dataset/goodreads/interaction/original/train.npy",),
+    # -3: `original` builds as an evaluation reference (empty train), negatives "catalogue"
+    version=f"{RELEASE_COMMIT}-3",
 )

@@ -34,7 +34,7 @@ from condensers import registry
 from condensers.context import EXTRA_EVALUATIONS, CondenseContext
 from harness.budget import Budget
 from harness.data import load_dataset
-from harness.dataset import Dataset
+from harness.dataset import NEGATIVES_CATALOGUE, NEGATIVES_ORIGINAL, Dataset
 from harness.errors import ConfigError, unknown_field
 from harness.hashing import content_key
 from harness.metrics import is_metric_name
@@ -241,7 +241,10 @@ class GridRunner:
         if original.name not in self._original_sizes:
             self._original_sizes[original.name] = self.track.sizes(original)
         full = self._original_sizes[original.name]
-        return SizeInfo(**self.track.ratio(self.track.sizes(train_set), full))
+        figures = self.track.ratio(self.track.sizes(train_set), full)
+        if original.meta.get("train_missing"):  # nothing to divide by: sizes, no ratios
+            figures = {k: v for k, v in figures.items() if not k.startswith("ratio_")}
+        return SizeInfo(**figures)
 
     # ---- condensation (cached) ------------------------------------------------------------
     def condensed(
@@ -315,8 +318,12 @@ class GridRunner:
         splits: tuple[str, ...] = ("dev", "test"),
         on_epoch: Callable[[int, dict], None] | None = None,
     ) -> CellResult:
+        # a positive-only set draws negatives by its dataset's rule, from the original
+        # dataset: its shown-not-clicked train rows, or the catalogue minus dev and test rows
         negatives_from = (
-            original if train_set.meta.get("negatives_from") == "original" else train_set
+            original
+            if train_set.meta.get("negatives_from") in (NEGATIVES_ORIGINAL, NEGATIVES_CATALOGUE)
+            else train_set
         )
         trained = self.track.train(
             train_set,
@@ -361,6 +368,11 @@ class GridRunner:
             cell.key, run_name=cell.key, tags={**_cell_tags(cell), "track": self.track.name}
         )
         try:
+            if cell.condenser == IDENTITY_CONDENSER and original.meta.get("train_missing"):
+                raise ConfigError(
+                    f"{cell.key}: {original.name} has no original train split (the public copy "
+                    f"lacks it), so `original` cannot be trained; leave it out of the grid"
+                )
             train_set, made = self.condensed(cell, original, run)
             run.log_params(self._params(cell, made))
 
@@ -406,6 +418,7 @@ class GridRunner:
                 sha256=original.fingerprint(),
                 num_train_users=int(train["user_id"].nunique()),
                 num_train_interactions=len(train),
+                negatives=train_set.meta.get("negatives_from"),
             ),
             method=MethodInfo(
                 name=cell.method,

@@ -140,6 +140,55 @@ def test_negatives_come_from_shown_not_clicked_first():
     assert np.array_equal(drawn, sampler.sample(np.random.default_rng(0)))
 
 
+def test_catalogue_negatives_never_take_an_excluded_item():
+    """The catalogue rule: uniform over the items a user does not exclude (every allowed item
+    drawn about equally often), never an excluded one, and seeded."""
+    sampler = NegativeSampler(
+        positive_users=np.array([7, 7, 8]),
+        positive_rows=np.array([0, 3, 5]),
+        shown_not_clicked=pd.DataFrame({"user_id": []}),
+        shown_rows=np.array([], dtype=np.int64),
+        num_items=10,
+        count=4,
+        excluded={7: np.array([8, 0, 3, 7]), 8: np.array([5, 9, 1])},
+    )
+    drawn = np.stack([sampler.sample(np.random.default_rng(s)) for s in range(3000)])
+    for row, allowed in ((0, {1, 2, 4, 5, 6, 9}), (1, {1, 2, 4, 5, 6, 9}), (2, {0, 2, 3, 4, 6, 7, 8})):
+        values, counts = np.unique(drawn[:, row], return_counts=True)
+        assert set(values.tolist()) == allowed
+        assert counts.min() > 0.85 * counts.mean()  # uniform within sampling noise
+    assert np.array_equal(drawn[0], sampler.sample(np.random.default_rng(0)))
+    with pytest.raises(ValueError, match="user 7 excludes every item"):
+        NegativeSampler(np.array([7]), np.array([0]), pd.DataFrame({"user_id": []}),
+                        np.array([], dtype=np.int64), num_items=2, count=1,
+                        excluded={7: np.array([0, 1])})  # fmt: skip
+
+
+def test_catalogue_rule_excludes_the_users_dev_and_test_items(tiny_dataset):
+    """A positive-only set under the catalogue rule never draws a user's dev or test item,
+    nor the user's train positives."""
+    from recommenders.inputs import UserHistories
+    from recommenders.trainer import _TrainingData
+
+    train = tiny_dataset.split("train")
+    positives = train[train["label"] == 1]
+    condensed = tiny_dataset.with_train(
+        positives, variant="positives", meta={"negatives_from": "catalogue"}
+    )
+    items = ItemTexts.from_dataset(condensed, 32)
+    histories = UserHistories.from_dataset(condensed, items, 50)
+    data = _TrainingData(condensed, items, histories, tiny_dataset, count=4)
+    assert data.rule == "catalogue"
+    drawn = data.sampler.sample(np.random.default_rng(0))
+    held = tiny_dataset.interactions[tiny_dataset.interactions["split"] != "train"]
+    for position, user in enumerate(positives["user_id"].to_numpy()):
+        forbidden = set(held.loc[held["user_id"] == user, "item_id"]) | set(
+            positives.loc[positives["user_id"] == user, "item_id"]
+        )
+        taken = set(items.item_index[drawn[position]].tolist())
+        assert not taken & forbidden, (user, taken & forbidden)
+
+
 def test_condensed_positive_only_train_set_uses_original_negatives(tiny_dataset):
     train = tiny_dataset.split("train")
     condensed = tiny_dataset.with_train(

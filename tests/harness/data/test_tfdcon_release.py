@@ -8,7 +8,6 @@ import pytest
 
 from harness.data import fetch_dataset, is_cached, load_dataset
 from harness.data.fetch import RemoteFile, fetch_file
-from harness.data.source import VariantUnavailable
 from harness.errors import DataError
 
 ML = "movielens-tfdcon"
@@ -75,13 +74,28 @@ def test_second_load_needs_no_mirror(movielens, session_cache, monkeypatch):
 
 def test_goodreads_variants_and_missing_original(mirror, session_cache):
     ready = fetch_dataset("goodreads-tfdcon", mirror=mirror, cache=session_cache)
-    assert ready == ["random", "majority", "condensed"]
-    with pytest.raises(VariantUnavailable, match="original/train.npy"):
-        load_dataset("goodreads-tfdcon", mirror=mirror, cache=session_cache)
+    assert ready == ["original", "random", "majority", "condensed"]
     condensed = load_dataset("goodreads-tfdcon", variant="condensed", cache=session_cache)
     assert condensed.num_items == 16833
     assert condensed.text_fields == ("sum",)
-    assert condensed.meta["negatives_from"] == "random"  # no original train to draw from
+    assert condensed.meta["negatives_from"] == "catalogue"  # no original train to draw from
+
+
+def test_goodreads_original_is_an_evaluation_reference(mirror, session_cache):
+    """The public copy lacks the original train split: `original` has the original item text
+    (title + description, joined by bid), the histories, dev and test, and no train row."""
+    reference = load_dataset("goodreads-tfdcon", mirror=mirror, cache=session_cache)
+    assert reference.meta["train_missing"] is True
+    assert reference.meta["negatives_from"] == "catalogue"
+    assert reference.split("train").empty
+    assert reference.text_fields == ("title", "desc")
+    counts = reference.interactions.groupby("split").size().to_dict()
+    assert counts == {"dev": 68022, "test": 71021}
+    assert reference.split("test")["user_id"].nunique() == 23089
+    lengths = reference.items["title"].map(len) + reference.items["desc"].map(len)
+    assert abs(float(lengths.mean()) - 35.37) < 0.01  # the paper's Table II: 35.37 tokens
+    condensed = load_dataset("goodreads-tfdcon", variant="condensed", cache=session_cache)
+    assert reference.split("test").equals(condensed.split("test"))
 
 
 def test_corrupted_mirror_file_is_rejected_and_not_cached(mirror, tmp_path):
