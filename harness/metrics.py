@@ -574,3 +574,33 @@ def delta_random(quality_S: float | Mapping, quality_random: float | Mapping) ->
         return float(value["mean"]) if isinstance(value, Mapping) else float(value)
 
     return mean_of(quality_S) - mean_of(quality_random)
+
+
+# ---- without an Original: absolute score and its difference to Random ----------------------
+
+
+def score(per_seed: Sequence[Mapping[str, float]], metrics: Sequence[str | Metric]) -> dict:
+    """The *score* of a train set where no Original exists to divide by (a dataset published
+    without its train split): per seed, the mean over `metrics` of the absolute metric;
+    `summarise`d over seeds (mean, std, 95% bootstrap interval of the mean)."""
+    names = [parse_metric(m).name for m in metrics]
+    return summarise(_seed_means(per_seed, names, "S").mean(axis=1))
+
+
+def score_difference(
+    per_seed_S: Sequence[Mapping[str, float]],
+    per_seed_random: Sequence[Mapping[str, float]],
+    metrics: Sequence[str | Metric],
+    *,
+    seed: int = 0,
+) -> dict:
+    """score(S) − score(Random), in metric points, with a 95% interval that bootstraps the
+    seeds of S and of Random independently (their trainings share seeds, not draws)."""
+    names = [parse_metric(m).name for m in metrics]
+    s = _seed_means(per_seed_S, names, "S").mean(axis=1)
+    r = _seed_means(per_seed_random, names, "Random").mean(axis=1)
+    rng = np.random.default_rng(seed)
+    s_draws = s[rng.integers(0, len(s), size=(BOOTSTRAP_DRAWS, len(s)))].mean(axis=1)
+    r_draws = r[rng.integers(0, len(r), size=(BOOTSTRAP_DRAWS, len(r)))].mean(axis=1)
+    low, high = np.percentile(s_draws - r_draws, [2.5, 97.5])
+    return {"mean": float(s.mean() - r.mean()), "ci95": [float(low), float(high)]}

@@ -15,7 +15,14 @@ Figures per entry (DESIGN.md, "Protocol and metrics"):
 - **chance-adjusted Quality**: mean of (metric(S) − chance) / (metric(Original) − chance), with
   ``chance`` from the records' ``reference["chance"]``;
 - **ΔRandom**: Quality(S) − Quality(the track's ``random_method`` at the same budget, same
-  recommender): ``random`` in the content track, ``random-users`` in the sequential one;
+  recommender): ``random`` in the content track, ``random-users`` in the sequential one; on a
+  dataset where the track's random method was not run, the release's ``release-random``
+  (Goodreads, whose public copy has no train split to draw our own random set from);
+- **score** (for a dataset without an Original: the TF-DCon release's Goodreads): mean over
+  the quality metrics of the absolute metric, with its 95% interval over seeds, and
+  **ΔRandom (score)** = score(S) − score(the random method), in metric points, with an
+  interval that bootstraps the seeds of both; the board plots score against the train set's
+  size in KB there, as no ratio to an Original exists;
 - training speed-up: mean train_s of Original / mean train_s of S; sizes and ratios from
   ``sizes``, by the track's definition (``ratio_overall`` is its headline ratio; the content
   track fills item/user/overall KB, the sequential track interactions, sequences and KB both
@@ -37,6 +44,7 @@ code the end-of-run summary of `condbench run` uses; this module only groups rec
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -54,6 +62,8 @@ from harness.metrics import (
     is_quality_metric,
     metric_sort_key,
     quality,
+    score,
+    score_difference,
     summarise,
 )
 from harness.tracks import Track
@@ -61,6 +71,9 @@ from leaderboard.record import Environment, ExtraEvaluation, ResultRecord
 from recommenders.tracks import TRACKS
 
 ORIGINAL_METHOD = "original"
+# ΔRandom's baseline on a dataset where the track's random method was not run (it needs the
+# original train split, which the TF-DCon release's Goodreads lacks): the release's own
+RELEASE_RANDOM = "release-random"
 REFERENCE_SCORERS = ("chance", "popularity")
 _SLUG_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -153,7 +166,12 @@ class Entry(BaseModel):
     quality_ci95: tuple[float, float] | None
     quality_chance_adjusted: float | None
     delta_random: float | None
-    random_method: str  # what delta_random compares with (the track's)
+    random_method: str  # what delta_random compares with (the track's, else the release's)
+    # without an Original (Quality None): the absolute score and ΔRandom in metric points
+    score: float | None = None
+    score_ci95: tuple[float, float] | None = None
+    delta_random_score: float | None = None
+    delta_random_score_ci95: tuple[float, float] | None = None
     ratio_label: str  # what ratio_overall is (the track's headline ratio)
     ratio_item: float | None
     ratio_user: float | None
@@ -234,6 +252,7 @@ class _Group:
         self.metric_names = sorted(common, key=metric_sort_key)
         self.per_seed = {m: [float(r.metrics[m]) for r in self.records] for m in self.metric_names}
         self.means = {m: sum(v) / len(v) for m, v in self.per_seed.items()}
+        self.per_seed_rows = [r.metrics for r in self.records]
 
 
 def _group(records: Iterable[ResultRecord]) -> dict[tuple[str, str, str, str], _Group]:
@@ -282,6 +301,30 @@ def _quality(group: _Group, original: _Group | None) -> _Quality:
         quality=result["quality"]["mean"],
         ci95=tuple(result["quality"]["ci95"]),
         chance_adjusted=adjusted["mean"] if adjusted else None,
+    )
+
+
+@dataclass(frozen=True)
+class _Score:
+    value: float | None = None
+    ci95: tuple[float, float] | None = None
+    delta_random: float | None = None
+    delta_random_ci95: tuple[float, float] | None = None
+
+
+def _score(group: _Group, random: _Group | None) -> _Score:
+    """score and ΔRandom (score) of `group` (harness.metrics), over its quality metrics."""
+    metrics = [m for m in group.metric_names if is_quality_metric(m)]
+    if not metrics:
+        return _Score()
+    summary = score(group.per_seed_rows, metrics)
+    out = _Score(value=summary["mean"], ci95=tuple(summary["ci95"]))
+    shared = [m for m in metrics if random is not None and m in random.per_seed]
+    if random is None or shared != metrics:
+        return out
+    difference = score_difference(group.per_seed_rows, random.per_seed_rows, metrics)
+    return dataclasses.replace(
+        out, delta_random=difference["mean"], delta_random_ci95=tuple(difference["ci95"])
     )
 
 
@@ -372,6 +415,7 @@ def _entry(
     random_quality: float | None,
     view: TrackView,
     ratios: set[str],
+    absolute: _Score,
 ) -> Entry:
     first = group.records[0]
     is_original = first.method.name == ORIGINAL_METHOD
@@ -406,6 +450,10 @@ def _entry(
             else None
         ),
         random_method=view.random_method,
+        score=absolute.value,
+        score_ci95=absolute.ci95,
+        delta_random_score=absolute.delta_random,
+        delta_random_score_ci95=absolute.delta_random_ci95,
         ratio_label=view.ratio_label,
         **_mean_sizes(group.records, is_original, ratios),
         train_s=train_s,
@@ -436,8 +484,21 @@ def entry_sort_key(entry: Entry) -> tuple:
     )
 
 
-def _tracks(groups: dict[tuple[str, str, str, str], _Group]) -> set[str]:
-    return {group.records[0].track for group in groups.values()}
+def _dataset_views(groups: dict[tuple[str, str, str, str], _Group]) -> dict[str, TrackView]:
+    """dataset -> its track's view, whose random method is the release's random set where
+    the dataset has no entry of the track's own (`RELEASE_RANDOM`)."""
+    methods: dict[str, set[str]] = defaultdict(set)
+    tracks: dict[str, str] = {}
+    for (dataset, method, _, _), group in groups.items():
+        methods[dataset].add(method)
+        tracks.setdefault(dataset, group.records[0].track)
+    views = {}
+    for dataset, track in tracks.items():
+        view = track_view(track)
+        if view.random_method not in methods[dataset] and RELEASE_RANDOM in methods[dataset]:
+            view = dataclasses.replace(view, random_method=RELEASE_RANDOM)
+        views[dataset] = view
+    return views
 
 
 def aggregate(records: Iterable[ResultRecord]) -> list[Entry]:
@@ -452,12 +513,13 @@ def aggregate(records: Iterable[ResultRecord]) -> list[Entry]:
     scores = {
         key: _quality(group, originals.get((key[0], key[3]))) for key, group in groups.items()
     }
-    views = {track: track_view(track) for track in _tracks(groups)}
-    random_quality = {
-        (key[0], key[2], key[3]): scores[key].quality
+    views = _dataset_views(groups)
+    randoms = {
+        (key[0], key[2], key[3]): group
         for key, group in groups.items()
-        if key[1] == views[group.records[0].track].random_method
+        if key[1] == views[key[0]].random_method
     }
+    random_quality = {at: scores[group.key].quality for at, group in randoms.items()}
     ratios = _ratio_fields(groups.values())
     entries = [
         _entry(
@@ -465,8 +527,9 @@ def aggregate(records: Iterable[ResultRecord]) -> list[Entry]:
             originals.get((key[0], key[3])),
             scores[key],
             random_quality.get((key[0], key[2], key[3])),
-            views[group.records[0].track],
+            views[key[0]],
             ratios[(group.records[0].track, key[0])],
+            _score(group, randoms.get((key[0], key[2], key[3]))),
         )
         for key, group in groups.items()
     ]

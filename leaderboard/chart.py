@@ -6,13 +6,19 @@ sequential track's interaction-equivalents ratio), log scale, labelled with the 
 and recommender is a marker with its 95% interval as a vertical bar; the Pareto front (the
 entries no other entry beats on both a smaller ratio and a higher Quality) is a step line;
 the reference scorers are horizontal lines.
+
+Where the dataset has no Original (the TF-DCon release's Goodreads), nothing is divided by
+one: `SCORE_AXES` plots the absolute score (mean of the quality metrics) against the train
+set's size in KB, and the reference lines are the scorers' own scores.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from harness.metrics import is_quality_metric
 from leaderboard.aggregate import Entry
 
 WIDTH, HEIGHT = 640, 380
@@ -32,10 +38,24 @@ class Marker:
     color: str
     method: str
     budget: str
-    ratio: float
-    quality: float
+    x_text: str  # the plotted values as the tooltip shows them ("12.3%", "2,048.5 KB")
+    y_text: str
     href: str
     is_original: bool
+
+
+@dataclass(frozen=True)
+class Axes:
+    """What a chart plots of an entry: x (log scale, > 0) and y with its interval."""
+
+    y_label: str
+    x_of: Callable[[Entry], float | None]
+    y_of: Callable[[Entry], float | None]
+    interval_of: Callable[[Entry], tuple[float, float] | None]
+    x_tick: Callable[[float], str]
+    y_tick: Callable[[float], str]
+    y_step: float  # between y grid lines
+    uses_ratio: bool  # x is a ratio to Original (else a size in KB)
 
 
 @dataclass(frozen=True)
@@ -66,6 +86,7 @@ class Chart:
     legend: list[tuple[str, str]] = field(default_factory=list)  # (method, color)
     skipped: int = 0  # entries without a ratio or a Quality
     x_label: str = "condensation ratio"  # the track's ratio_label
+    y_label: str = "Quality"
 
 
 def _percent(value: float) -> str:
@@ -89,38 +110,90 @@ def pareto_front(points: list[tuple[float, float]]) -> list[int]:
     return front
 
 
-def _plottable(entry: Entry) -> bool:
-    values = [entry.quality, entry.ratio_overall]
-    return all(v is not None and math.isfinite(v) for v in values) and entry.ratio_overall > 0
+def _kb(value: float) -> str:
+    return f"{value:,.0f} KB" if value >= 1 else f"{value:.2g} KB"
+
+
+QUALITY_AXES = Axes(
+    y_label="Quality",
+    x_of=lambda e: e.ratio_overall,
+    y_of=lambda e: e.quality,
+    interval_of=lambda e: e.quality_ci95,
+    x_tick=_percent,
+    y_tick=_percent,
+    y_step=0.1,
+    uses_ratio=True,
+)
+SCORE_AXES = Axes(
+    y_label="score (mean of the quality metrics)",
+    x_of=lambda e: e.overall_kb,
+    y_of=lambda e: e.score,
+    interval_of=lambda e: e.score_ci95,
+    x_tick=_kb,
+    y_tick=lambda v: f"{v:.2f}",
+    y_step=0.05,
+    uses_ratio=False,
+)
+
+
+def chart_axes(entries: list[Entry]) -> Axes:
+    """Quality against the ratio where the entries have an Original; else score against KB."""
+    return QUALITY_AXES if any(e.is_original for e in entries) else SCORE_AXES
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
+def _plottable(entry: Entry, axes: Axes) -> bool:
+    x, y = axes.x_of(entry), axes.y_of(entry)
+    return _finite(x) and _finite(y) and x > 0
+
+
+def _reference_lines(entries: list[Entry], axes: Axes) -> dict[str, float]:
+    """Scorer -> its y: Quality from the Original entry, else the scorer's own score."""
+    if axes.uses_ratio:
+        original = next((e for e in entries if e.is_original), None)
+        values = original.reference_quality if original else {}
+    else:
+        names = [m for m in entries[0].metrics if is_quality_metric(m)]
+        values = {
+            scorer: sum(metrics[m] for m in names) / len(names)
+            for scorer, metrics in entries[0].reference.items()
+            if names and all(m in metrics for m in names)
+        }
+    return {k: v for k, v in values.items() if math.isfinite(v)}
 
 
 def build_chart(
-    entries: list[Entry], href_of: dict[str, str], ratio_label: str = "condensation ratio"
+    entries: list[Entry],
+    href_of: dict[str, str],
+    ratio_label: str = "condensation ratio",
+    axes: Axes | None = None,
 ) -> Chart:
     """The chart of one dataset and recommender; `href_of` maps entry slug -> page link;
-    `ratio_label` names the x axis (the track's ratio)."""
-    chart = Chart(x_label=ratio_label)
-    plotted = [e for e in entries if _plottable(e)]
+    `ratio_label` names the x axis (the track's ratio); `axes` default: `chart_axes`."""
+    axes = axes or chart_axes(entries)
+    chart = Chart(
+        x_label=ratio_label if axes.uses_ratio else "train set size, KB", y_label=axes.y_label
+    )
+    plotted = [e for e in entries if _plottable(e, axes)]
     chart.skipped = len(entries) - len(plotted)
-    original = next((e for e in entries if e.is_original), None)
-    lines = {
-        k: v
-        for k, v in (original.reference_quality if original else {}).items()
-        if math.isfinite(v)
-    }
+    lines = _reference_lines(entries, axes) if entries else {}
     if not plotted:
         return chart
 
-    ratios = [e.ratio_overall for e in plotted]
+    ratios = [axes.x_of(e) for e in plotted]
     first_decade = math.floor(math.log10(min(ratios)) + 1e-9)
     last_decade = max(math.ceil(math.log10(max(ratios)) - 1e-9), first_decade + 1)
     x_low, x_high = 10 ** (first_decade - 0.1), 10 ** (last_decade + 0.1)  # a margin past the ticks
-    ys = [e.quality for e in plotted] + list(lines.values())
-    ys += [v for e in plotted if e.quality_ci95 for v in e.quality_ci95 if math.isfinite(v)]
-    y_low = math.floor(min(ys) * 10) / 10
-    y_high = math.ceil(max(ys) * 10) / 10
-    if y_high - y_low < 0.2:
-        y_low, y_high = y_low - 0.1, y_high + 0.1
+    step = axes.y_step
+    ys = [axes.y_of(e) for e in plotted] + list(lines.values())
+    ys += [v for e in plotted if axes.interval_of(e) for v in axes.interval_of(e) if _finite(v)]
+    y_low = math.floor(min(ys) / step) * step
+    y_high = math.ceil(max(ys) / step) * step
+    if y_high - y_low < 2 * step:
+        y_low, y_high = y_low - step, y_high + step
 
     def x_of(ratio: float) -> float:
         share = (math.log10(ratio) - math.log10(x_low)) / (math.log10(x_high) - math.log10(x_low))
@@ -131,46 +204,48 @@ def build_chart(
         return round(chart.bottom - share * (chart.bottom - chart.top), 2)
 
     for exponent in range(first_decade, last_decade + 1):
-        chart.x_ticks.append(Tick(x_of(10.0**exponent), _percent(10.0**exponent)))
-    steps = round((y_high - y_low) / 0.1)
+        chart.x_ticks.append(Tick(x_of(10.0**exponent), axes.x_tick(10.0**exponent)))
+    steps = round((y_high - y_low) / step)
     stride = max(1, math.ceil(steps / 8))
-    for step in range(0, steps + 1, stride):
-        value = y_low + step * 0.1
-        chart.y_ticks.append(Tick(y_of(value), _percent(value)))
+    for index in range(0, steps + 1, stride):
+        value = y_low + index * step
+        chart.y_ticks.append(Tick(y_of(value), axes.y_tick(value)))
 
     methods = sorted({e.method for e in plotted})
     colors = {m: PALETTE[i % len(PALETTE)] for i, m in enumerate(methods)}
     chart.legend = [(m, colors[m]) for m in methods]
     for e in plotted:
-        low, high = e.quality_ci95 or (e.quality, e.quality)
+        value = axes.y_of(e)
+        low, high = axes.interval_of(e) or (value, value)
         if not (math.isfinite(low) and math.isfinite(high)):
-            low = high = e.quality
+            low = high = value
         chart.markers.append(
             Marker(
-                x=x_of(e.ratio_overall),
-                y=y_of(e.quality),
+                x=x_of(axes.x_of(e)),
+                y=y_of(value),
                 y_low=y_of(low),
                 y_high=y_of(high),
                 color=colors[e.method],
                 method=e.method,
                 budget=e.budget,
-                ratio=e.ratio_overall,
-                quality=e.quality,
+                x_text=f"{axes.x_of(e) * 100:.3g}%" if axes.uses_ratio else _kb(axes.x_of(e)),
+                y_text=f"{value * 100:.1f}%" if axes.uses_ratio else f"{value:.4f}",
                 href=href_of[e.slug],
                 is_original=e.is_original,
             )
         )
-    front = pareto_front([(e.ratio_overall, e.quality) for e in plotted])
+    front = pareto_front([(axes.x_of(e), axes.y_of(e)) for e in plotted])
     steps_path: list[str] = []
     previous_y = None
     for i in front:
-        x, y = x_of(plotted[i].ratio_overall), y_of(plotted[i].quality)
+        x, y = x_of(axes.x_of(plotted[i])), y_of(axes.y_of(plotted[i]))
         if previous_y is not None:
             steps_path.append(f"{x},{previous_y}")
         steps_path.append(f"{x},{y}")
         previous_y = y
     chart.pareto_points = " ".join(steps_path)
     chart.reference_lines = [
-        Line(y_of(q), f"{name} ({_percent(q)})") for name, q in sorted(lines.items())
+        Line(y_of(q), f"{name} ({axes.y_tick(q) if not axes.uses_ratio else _percent(q)})")
+        for name, q in sorted(lines.items())
     ]
     return chart

@@ -53,6 +53,12 @@ _FIXED_COLUMNS = (
     "quality_chance_adjusted",
     "delta_random",
     "random_method",
+    "score",  # without an Original: mean of the quality metrics, absolute
+    "score_ci95_low",
+    "score_ci95_high",
+    "delta_random_score",
+    "delta_random_score_ci95_low",
+    "delta_random_score_ci95_high",
 )
 _TRAILING_COLUMNS = (
     "train_speedup",
@@ -81,6 +87,9 @@ def csv_rows(entries: list[Entry]) -> tuple[list[str], list[dict[str, Any]]]:
         low, high = e.quality_ci95 or (None, None)
         row: dict[str, Any] = {name: getattr(e, name, None) for name in _FIXED_COLUMNS}
         row.update(quality_ci95_low=low, quality_ci95_high=high)
+        for name in ("score", "delta_random_score"):
+            low, high = getattr(e, f"{name}_ci95") or (None, None)
+            row.update({f"{name}_ci95_low": low, f"{name}_ci95_high": high})
         for name in metric_names:
             row[name] = e.metrics[name].mean if name in e.metrics else None
         row.update(

@@ -82,6 +82,13 @@ class DatasetInfo(_Strict):
     # label-0 rows or the track's default (records before this field)
     negatives: str | None = None
 
+    @model_serializer(mode="wrap")
+    def _without_unnamed_negatives(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)  # records before `negatives` keep their text
+        if data.get("negatives") is None:
+            data.pop("negatives", None)
+        return data
+
 
 class SizeInfo(_Strict):
     """Sizes of the train set and its ratios to the original's, by the track's definition.

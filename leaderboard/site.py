@@ -14,6 +14,7 @@ Every string reaches HTML through Jinja2 with autoescape on; only http(s) URLs b
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -93,6 +94,8 @@ class Section:
 
     @property
     def title(self) -> str:
+        if not self.has_original:
+            return f"score vs train set size: {self.dataset}, {self.recommender}"
         return f"Quality vs {self.view.ratio_label}: {self.dataset}, {self.recommender}"
 
 
@@ -133,6 +136,14 @@ def _pct(value, digits: int = 1) -> str:
 
 def _signed_pct(value) -> str:
     return "–" if _missing(value) else f"{value * 100:+.1f} pp"
+
+
+def _score(value) -> str:
+    return "–" if _missing(value) else f"{value:.4f}"
+
+
+def _signed_score(value) -> str:
+    return "–" if _missing(value) else f"{value:+.4f}"
 
 
 def _num(value) -> str:
@@ -185,6 +196,8 @@ def template_environment() -> jinja2.Environment:
     env.filters.update(
         pct=_pct,
         signedpct=_signed_pct,
+        score=_score,
+        signedscore=_signed_score,
         num=_num,
         sortvalue=_sort_value,
         link=safe_link,
@@ -300,7 +313,8 @@ def _sections(entries: list[Entry], hrefs: dict[str, str]) -> list[Section]:
     sections = []
     for (track, dataset, recommender), members in sorted(grouped.items()):
         names = {m for e in members for m in e.metrics if is_quality_metric(m)}
-        view = track_view(track)
+        # the track's labels, with the random method the entries were compared with
+        view = dataclasses.replace(track_view(track), random_method=members[0].random_method)
         sections.append(
             Section(
                 track=track,

@@ -138,3 +138,30 @@ def test_helpers():
         and not is_quality_metric("bogus")
     )
     assert sorted(["all", "5%", "100", "47"], key=budget_sort_key) == ["47", "100", "5%", "all"]
+
+
+def test_without_original_score_and_delta_random_against_the_release_random_set():
+    """No Original: score = mean over the quality metrics (AUC and MRR left out), per seed;
+    ΔRandom (score) compares with release-random when the track's random was not run."""
+    quality_names = ("NDCG@1", "NDCG@5", "Recall@1", "Recall@5")
+
+    def metrics(level: float) -> dict[str, float]:
+        return {"AUC": 0.99, "MRR": 0.99, **{m: level + i / 100 for i, m in enumerate(quality_names)}}
+
+    records = [
+        make_record(dataset="goodreads-tfdcon", method=m, budget="27%", seed=s,
+                    metrics=metrics(level + s / 10))
+        for m, level in (("release-random", 0.4), ("release-tfdcon", 0.5))
+        for s in range(3)
+    ]  # fmt: skip
+    entries = aggregate(records)
+    tfdcon = _by_method(entries, "release-tfdcon")
+    random = _by_method(entries, "release-random")
+    assert tfdcon.quality is None and tfdcon.random_method == "release-random"
+    assert random.score == pytest.approx(0.4 + 0.1 + 0.015)  # seeds 0-2, metric offsets 0-.03
+    assert tfdcon.delta_random_score == pytest.approx(0.1)
+    low, high = tfdcon.delta_random_score_ci95
+    assert low < 0.1 < high and high - low < 0.3
+    assert random.delta_random_score == pytest.approx(0.0)
+    low, high = tfdcon.score_ci95
+    assert low < tfdcon.score < high

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -255,16 +256,33 @@ def test_site_in_headless_chromium(site: Path, tmp_path: Path):
     shutil.copy(shot, tmp_path / "kept.png")
 
 
-def test_board_without_original_has_a_table_and_says_why_there_is_no_chart(tmp_path: Path):
+def test_board_without_original_plots_score_against_size_and_compares_with_release_random(
+    tmp_path: Path,
+):
+    """A dataset with no Original (Goodreads from the TF-DCon release): no Quality anywhere;
+    the chart is score against KB, the table shows score and ΔRandom (score) against the
+    release's random set, and the page says why."""
+
+    def metrics(level: float) -> dict[str, float]:
+        return {m: level for m in ("NDCG@1", "NDCG@5", "Recall@1", "Recall@5")}
+
     records = [
-        make_record(dataset="goodreads-tfdcon", method=m, seed=s)
-        for m in ("a", "b")
-        for s in range(2)
-    ]
+        make_record(dataset="goodreads-tfdcon", method=m, budget="27%", seed=s,
+                    metrics=metrics(level + s / 100), ratio=ratio, reference=False)
+        for m, level, ratio in (("release-random", 0.50, 1.0), ("release-tfdcon", 0.60, 2.0))
+        for s in range(3)
+    ]  # fmt: skip
     render_site([LoadedRecord(r, None) for r in records], tmp_path / "site")
     index = (tmp_path / "site" / "index.html").read_text()
-    assert "<svg" not in index and "Quality cannot be computed" in index
-    assert index.count("<tr>") >= 1 and ">a</a>" in index and ">b</a>" in index
+    assert "Quality ±" not in index and "no Quality or ratio is computed" in index
+    assert 'class="x-label">train set size, KB (log scale)' in index
+    assert 'class="y-label">score (mean of the quality metrics)' in index
+    assert index.count('class="marker"') == 2
+    assert "vs release-random" in index
+    cells = re.findall(r'<td class="delta-score" data-sort="([^"]*)">', index)
+    assert sorted(float(c) for c in cells) == pytest.approx([0.0, 0.10])
+    scores = re.findall(r'<td class="score" data-sort="([^"]*)">', index)
+    assert sorted(float(c) for c in scores) == pytest.approx([0.51, 0.61])
 
 
 def test_two_files_for_one_cell_name_both(tmp_path: Path):
