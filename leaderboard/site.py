@@ -220,6 +220,10 @@ TABLE_COLUMNS = (
     Column("dense_kb", "Dense KB", _kb, "KB written out densely"),
 )
 _PART_RATIOS = ("ratio_item", "ratio_user")
+# a section none of whose entries has a ratio (no Original to divide by) shows the size instead
+SIZE_WITHOUT_RATIO = Column(
+    "overall_kb", "Size KB", _kb, "canonical UTF-8 TSV KB of the train set (no Original to divide by)"
+)
 # the entry page's size lines after the headline; each shown when an entry fills one of its
 # fields
 ENTRY_SIZE_LINES = (
@@ -247,6 +251,8 @@ def size_columns(entries: list[Entry], view: TrackView) -> list[Column]:
         c.field for c in TABLE_COLUMNS if any(getattr(e, c.field) is not None for e in entries)
     }
     with_parts = bool(filled & set(_PART_RATIOS))
+    if "ratio_overall" not in filled and any(e.overall_kb is not None for e in entries):
+        return [SIZE_WITHOUT_RATIO, *(c for c in TABLE_COLUMNS if c.field in filled)]
     return [
         _headline_column(view, with_parts) if c.field == "ratio_overall" else c
         for c in TABLE_COLUMNS
@@ -259,6 +265,8 @@ def size_lines(entry: Entry, view: TrackView) -> list[tuple[str, str]]:
     if any(getattr(entry, name) is not None for name in _PART_RATIOS):
         parts = SizeLine("Ratio (item / user / overall)", (*_PART_RATIOS, "ratio_overall"), _pct2)
         lines = [(parts.label, parts.text(entry))]
+    elif entry.ratio_overall is None and entry.overall_kb is not None:
+        lines = []  # no Original to divide by: the KB line below says the size
     else:
         lines = [(_ratio_header(view), _pct2(entry.ratio_overall))]
     return lines + [
@@ -279,11 +287,10 @@ def quality_patterns(names: list[str]) -> str:
 def track_notes(sections: list[Section]) -> list[TrackNote]:
     """One note per track on the site, in section order."""
     names: dict[str, set[str]] = {}
-    views: dict[str, TrackView] = {}
     for section in sections:
         names.setdefault(section.track, set()).update(section.metrics)
-        views[section.track] = section.view
-    return [TrackNote(views[t], quality_patterns(sorted(names[t]))) for t in names]
+    # the track's own view: a section may compare with another random method (its own view)
+    return [TrackNote(track_view(t), quality_patterns(sorted(names[t]))) for t in names]
 
 
 # ---- building --------------------------------------------------------------------------

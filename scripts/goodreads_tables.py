@@ -18,9 +18,12 @@ from pathlib import Path
 
 import click
 
+from harness.data import load_dataset
 from harness.metrics import quality, score, score_difference, summarise
+from harness.reference import reference_metrics
 from leaderboard.record import ResultRecord, read_records
 
+DATASET = "goodreads-tfdcon"
 METRICS = ("NDCG@1", "NDCG@5", "Recall@1", "Recall@5")
 MODELS = ("naml", "nrms", "fastformer")
 # The paper's Table III, Goodreads columns (r = 27%): N@1, N@5, R@1, R@5 and Quality (%).
@@ -169,18 +172,28 @@ def content(records: list[ResultRecord], sets: dict) -> None:
 
 
 def floors(records: list[ResultRecord]) -> None:
+    """chance (from the records) and, as no Original train exists to count popularity on,
+    popularity counted on each released set's own positives (no learning)."""
     chance = records[0].reference.get("chance", {})
     if chance:
         values = " / ".join(f"{chance[m]:.4f}" for m in METRICS)
         click.echo(f"\nchance floor (test) N@1 / N@5 / R@1 / R@5: {values}")
+    reference = load_dataset(DATASET)
+    for variant, method in (("random", "release-random"), ("majority", "release-majority"),
+                            ("condensed", "release-tfdcon")):  # fmt: skip
+        counted = load_dataset(DATASET, variant=variant)
+        values = reference_metrics(reference, METRICS, "test", original=counted)["popularity"]
+        shown = " / ".join(f"{values[m]:.4f}" for m in METRICS)
+        mean = sum(values[m] for m in METRICS) / len(METRICS)
+        click.echo(f"popularity counted on {method}'s positives: {shown} (score {mean:.4f})")
 
 
 @click.command()
 @click.argument("records_dir", type=click.Path(file_okay=False, path_type=Path))
 def main(records_dir: Path) -> None:
-    records = [r for r in read_records(records_dir) if r.dataset.name == "goodreads-tfdcon"]
+    records = [r for r in read_records(records_dir) if r.dataset.name == DATASET]
     if not records:
-        raise click.ClickException(f"no goodreads-tfdcon record below {records_dir}")
+        raise click.ClickException(f"no {DATASET} record below {records_dir}")
     sets = _by_set(records)
     floors(records)
     table_iii(records, sets)

@@ -18,7 +18,7 @@ from harness.cli import main
 from harness.errors import DataError
 from leaderboard.aggregate import aggregate
 from leaderboard.downloads import guard_cell
-from leaderboard.record import write_record
+from leaderboard.record import SizeInfo, write_record
 from leaderboard.site import SITE_MARKER, LoadedRecord, load_results, render_site
 
 XSS = "<script>alert(1)</script>"
@@ -272,12 +272,16 @@ def test_board_without_original_plots_score_against_size_and_compares_with_relea
         for m, level, ratio in (("release-random", 0.50, 1.0), ("release-tfdcon", 0.60, 2.0))
         for s in range(3)
     ]  # fmt: skip
+    records = [  # sizes but no ratio, as the runner writes them without an Original
+        r.model_copy(update={"sizes": SizeInfo(overall_kb=r.sizes.overall_kb)}) for r in records
+    ]
     render_site([LoadedRecord(r, None) for r in records], tmp_path / "site")
     index = (tmp_path / "site" / "index.html").read_text()
     assert "Quality ±" not in index and "no Quality or ratio is computed" in index
     assert 'class="x-label">train set size, KB (log scale)' in index
     assert 'class="y-label">score (mean of the quality metrics)' in index
     assert index.count('class="marker"') == 2
+    assert 'data-field="overall_kb"' in index and 'data-field="ratio_overall"' not in index
     assert "vs release-random" in index
     cells = re.findall(r'<td class="delta-score" data-sort="([^"]*)">', index)
     assert sorted(float(c) for c in cells) == pytest.approx([0.0, 0.10])
