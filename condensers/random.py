@@ -62,15 +62,20 @@ def random_token_text(
     """
     whole = int(np.floor(mean_tokens))
     fraction = mean_tokens - whole
-    cut = []
-    for tokens in item_tokens(items, fields):
-        length = whole + int(rng.random() < fraction)
-        if length >= len(tokens):
-            cut.append(tokens)
-            continue
-        keep = np.sort(rng.choice(len(tokens), size=length, replace=False))
-        cut.append([tokens[i] for i in keep])
+    cut = [
+        in_order_subset(tokens, whole + int(rng.random() < fraction), rng)
+        for tokens in item_tokens(items, fields)
+    ]
     return pd.DataFrame({"item_id": items["item_id"].to_numpy(), RANDOM_TEXT_FIELD: cut})
+
+
+def in_order_subset(tokens: list[int], length: int, rng: np.random.Generator) -> list[int]:
+    """`length` of `tokens` drawn without replacement, kept in their order (all of them, and
+    no draw, when there are not more than `length`)."""
+    if length >= len(tokens):
+        return tokens
+    keep = np.sort(rng.choice(len(tokens), size=length, replace=False))
+    return [tokens[i] for i in keep]
 
 
 def summary_token_length(dataset: Dataset, ctx: CondenseContext) -> float:

@@ -28,14 +28,13 @@ import pandas as pd
 
 from condensers.base import Budget, Condenser
 from condensers.context import CondenseContext
-from condensers.random import item_tokens
+from condensers.random import RANDOM_TEXT_FIELD, in_order_subset, item_tokens
 from harness.data import get_source
 from harness.dataset import Dataset
 from harness.errors import ConfigError
 from harness.typed import Settings, StrictStr, check
 
 ITEM_TEXTS = ("released", "original", "llm-titles", "random-tokens")
-RANDOM_TOKENS_FIELD = "text"
 
 
 class ReleaseParams(Settings):
@@ -55,15 +54,12 @@ def random_tokens_like(
 ) -> pd.DataFrame:
     """Items with one field ``text``: for each item, a random in-order subset of its tokens
     (its `fields` concatenated) of `lengths[item_id]` tokens (all of them when it has fewer)."""
-    cut = []
-    for item_id, tokens in zip(items["item_id"].tolist(), item_tokens(items, fields), strict=True):
-        length = int(lengths.get(item_id, 0))
-        if length >= len(tokens):
-            cut.append(tokens)
-            continue
-        keep = np.sort(rng.choice(len(tokens), size=length, replace=False))
-        cut.append([tokens[i] for i in keep])
-    return pd.DataFrame({"item_id": items["item_id"].to_numpy(), RANDOM_TOKENS_FIELD: cut})
+    ids = items["item_id"].tolist()
+    cut = [
+        in_order_subset(tokens, int(lengths.get(item_id, 0)), rng)
+        for item_id, tokens in zip(ids, item_tokens(items, fields), strict=True)
+    ]
+    return pd.DataFrame({"item_id": items["item_id"].to_numpy(), RANDOM_TEXT_FIELD: cut})
 
 
 class ReleaseEntry(Condenser):
@@ -107,7 +103,7 @@ class ReleaseEntry(Condenser):
         original = ctx.load_variant(name, "original")
         lengths = titles.items.set_index("item_id")[titles.text_fields[0]].map(len)
         items = random_tokens_like(original.items, original.text_fields, lengths, rng)
-        return items, (RANDOM_TOKENS_FIELD,)
+        return items, (RANDOM_TEXT_FIELD,)
 
 
 class ReleaseRandom(ReleaseEntry):
