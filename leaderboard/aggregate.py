@@ -322,6 +322,8 @@ def _score(group: _Group, random: _Group | None) -> _Score:
     shared = [m for m in metrics if random is not None and m in random.per_seed]
     if random is None or shared != metrics:
         return out
+    if random is group:  # the baseline itself: 0 by definition, no interval
+        return dataclasses.replace(out, delta_random=0.0)
     difference = score_difference(group.per_seed_rows, random.per_seed_rows, metrics)
     return dataclasses.replace(
         out, delta_random=difference["mean"], delta_random_ci95=tuple(difference["ci95"])
