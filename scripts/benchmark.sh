@@ -9,7 +9,7 @@
 #   the ranked `cpu`-profile records are configs/ml100k-seq-td3.yaml's, in results/);
 # - content, Goodreads (configs/goodreads.yaml, a slice: the release's Random and TF-DCon sets,
 #   NAML, seed 0; ~4 min): no Original exists there, so its section plots score against KB
-#   (the whole grid, 75 cells, is committed in results/: docs/results.md).
+#   (31 of the grid's 75 cells are committed in results/: docs/results.md).
 #
 # Records go to runs/main/ (a re-run resumes: finished cells are skipped), MLflow to
 # runs/main/mlflow.db, the site to site/. The committed reference records of the same
