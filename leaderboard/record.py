@@ -187,6 +187,22 @@ class Tuning(_Strict):
     storage: str = ""
 
 
+class SubmissionInfo(_Strict):
+    """What a submitted entry was: its content hash and kind; for a condenser module, the
+    sandbox it ran in (the image's digest, its limits) and the seed of its one condensation.
+    Left out of the JSON when the record is not a submission's."""
+
+    entry_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    kind: Literal["condensed_set", "condenser_module"]
+    sandbox_image_digest: str | None = None
+    sandbox_limits: dict[str, float] = Field(default_factory=dict)
+    condense_seed: int | None = None
+
+    @model_serializer(mode="wrap")
+    def _without_empty(self, handler: Any) -> dict[str, Any]:
+        return {k: v for k, v in handler(self).items() if v is not None and v != {}}
+
+
 class ResultRecord(_Strict):
     schema_version: int = RECORD_SCHEMA_VERSION
     track: str = Field(default=DEFAULT_TRACK, min_length=1)  # the protocol (harness.tracks)
@@ -214,6 +230,7 @@ class ResultRecord(_Strict):
     config: dict[str, Any] = Field(default_factory=dict)
     command: str = ""
     tuning: Tuning | None = None
+    submission: SubmissionInfo | None = None  # a submitted entry's provenance
 
     @field_validator("schema_version")
     @classmethod
@@ -226,7 +243,7 @@ class ResultRecord(_Strict):
     def _without_empty_optional(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
         # records without them keep their text (every committed record stays byte-identical)
-        for name in ("secondary_metrics", "extra_evaluations"):
+        for name in ("secondary_metrics", "extra_evaluations", "submission"):
             if not data.get(name):
                 data.pop(name, None)
         return data

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from docker_support import condbench_image, docker_client  # noqa: F401  (fixtures)
 from factories import find_mirror, tiny_dataset
 
 REPO = Path(__file__).resolve().parents[1]

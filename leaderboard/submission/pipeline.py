@@ -7,8 +7,10 @@ A condensed set is read and checked by the rules of its original's data kind
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +72,7 @@ class ValidatedSubmission:
     files: list[Path]  # relative to the entry root
     condensed: Dataset | None  # the set to evaluate (condensed-set entries)
     condenser: CondenserModule | None  # condenser-module entries (source kept in memory)
+    entry_sha256: str = ""  # the entry's content hash (`entry_sha256`): named in its records
 
     @property
     def kind(self) -> str:
@@ -84,6 +87,7 @@ class ValidatedSubmission:
             "dataset": self.manifest.dataset,
             "budget": self.manifest.budget,
             "files": [f.as_posix() for f in self.files],
+            "entry_sha256": self.entry_sha256,
         }
         if self.condensed is not None:
             out.update(train_set_kind(self.condensed).summary(self.condensed))
@@ -114,14 +118,34 @@ def _entry_root(folder: Path) -> Path:
     return folder
 
 
-def _validate_folder(root: Path, limits: Limits, load: OriginalLoader) -> ValidatedSubmission:
+def entry_sha256(root: Path, files: list[Path]) -> str:
+    """sha256 over the entry's files in path order: each one's relative path, size and
+    sha256. The same files give the same hash whether sent as a folder or an archive."""
+    digest = hashlib.sha256()
+    for relative in sorted(files, key=lambda p: p.as_posix()):
+        content = hashlib.sha256()
+        with (root / relative).open("rb") as handle:
+            while chunk := handle.read(1 << 20):
+                content.update(chunk)
+        size = (root / relative).stat().st_size
+        digest.update(f"{relative.as_posix()}\0{size}\0{content.hexdigest()}\n".encode())
+    return digest.hexdigest()
+
+
+def validate_entry_root(
+    root: Path, *, limits: Limits | None = None, load_original_dataset: OriginalLoader | None = None
+) -> ValidatedSubmission:
+    """Check an unpacked entry folder (`opened_entry` gives one from a folder or archive)."""
+    limits = limits or Limits()
+    load = load_original_dataset or load_original
     files = scan_entry(root, limits)
     manifest = read_manifest(root)
+    digest = entry_sha256(root, files)
     if manifest.condenser_module is not None:
         module = check_condenser_module(
             root / manifest.condenser_module, manifest.condenser_module, manifest.condenser_class
         )
-        return ValidatedSubmission(manifest, files, None, module)
+        return ValidatedSubmission(manifest, files, None, module, digest)
     original = load(manifest.dataset)
     condensed = train_set_kind(original).check(
         root / manifest.condensed_set,
@@ -130,7 +154,34 @@ def _validate_folder(root: Path, limits: Limits, load: OriginalLoader) -> Valida
         budget=manifest.budget,
         method=manifest.method,
     )
-    return ValidatedSubmission(manifest, files, condensed, None)
+    return ValidatedSubmission(manifest, files, condensed, None, digest)
+
+
+@contextlib.contextmanager
+def opened_entry(entry: str | Path, limits: Limits | None = None) -> Iterator[Path]:
+    """The entry's root folder: the folder itself, or an archive unpacked (safely) into a
+    temporary folder that is removed on the way out."""
+    limits = limits or Limits()
+    path = Path(entry)
+    if path.is_symlink():
+        raise SubmissionRejected("the entry itself is a link", file=str(path))
+    if path.is_dir():
+        yield path
+        return
+    if is_archive(path):
+        if path.stat().st_size > limits.max_total_bytes:
+            raise SubmissionRejected(
+                f"archive is over the total size limit of {limits.max_total_bytes} bytes",
+                file=str(path),
+            )
+        with tempfile.TemporaryDirectory(prefix="condbench-submission-") as tmp:
+            yield _entry_root(unpack_archive(path, Path(tmp) / "entry", limits))
+        return
+    if path.exists():
+        raise SubmissionRejected(
+            "expected a folder or a .zip / .tar.gz / .tgz / .tar archive", file=str(path)
+        )
+    raise SubmissionRejected("entry not found", file=str(path))
 
 
 def validate_submission(
@@ -143,24 +194,7 @@ def validate_submission(
 
     `load_original_dataset(name)` gives the original dataset (default: the data layer).
     """
-    limits = limits or Limits()
-    load_original_dataset = load_original_dataset or load_original
-    path = Path(entry)
-    if path.is_symlink():
-        raise SubmissionRejected("the entry itself is a link", file=str(path))
-    if path.is_dir():
-        return _validate_folder(path, limits, load_original_dataset)
-    if is_archive(path):
-        if path.stat().st_size > limits.max_total_bytes:
-            raise SubmissionRejected(
-                f"archive is over the total size limit of {limits.max_total_bytes} bytes",
-                file=str(path),
-            )
-        with tempfile.TemporaryDirectory(prefix="condbench-submission-") as tmp:
-            root = _entry_root(unpack_archive(path, Path(tmp) / "entry", limits))
-            return _validate_folder(root, limits, load_original_dataset)
-    if path.exists():
-        raise SubmissionRejected(
-            "expected a folder or a .zip / .tar.gz / .tgz / .tar archive", file=str(path)
+    with opened_entry(entry, limits) as root:
+        return validate_entry_root(
+            root, limits=limits, load_original_dataset=load_original_dataset
         )
-    raise SubmissionRejected("entry not found", file=str(path))

@@ -130,8 +130,25 @@ def test_valid_zip_and_condenser_module(tmp_path):
         archive.writestr("my-entry/method.py", CONDENSER_SOURCE)
     valid = _validate(path)
     assert valid.kind == "condenser_module" and valid.condenser.class_name == "MyCondenser"
-    with pytest.raises(EvaluationUnavailable, match="not yet wired"):
+    with pytest.raises(EvaluationUnavailable, match="runs in the sandbox"):
         evaluate_submission(valid, config_path="unused.yaml", results_dir=tmp_path / "results")
+
+
+def test_entry_hash_is_the_same_for_the_folder_and_its_archive(tmp_path):
+    manifest = dict(MANIFEST, condensed_set=None, condenser_module="method.py")
+    folder = tmp_path / "my-entry"
+    folder.mkdir()
+    (folder / "manifest.json").write_text(json.dumps(manifest))
+    (folder / "method.py").write_text(CONDENSER_SOURCE)
+    path = tmp_path / "entry.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        for name in ("manifest.json", "method.py"):
+            archive.write(folder / name, f"my-entry/{name}")
+    from_folder, from_zip = _validate(folder), _validate(path)
+    assert len(from_folder.entry_sha256) == 64
+    assert from_folder.entry_sha256 == from_zip.entry_sha256
+    (folder / "method.py").write_text(CONDENSER_SOURCE + "\n# changed\n")
+    assert _validate(folder).entry_sha256 != from_folder.entry_sha256
 
 
 # ---- archives -------------------------------------------------------------------------------

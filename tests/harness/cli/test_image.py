@@ -1,7 +1,8 @@
 """Build the image from the Dockerfile on a local base and run condbench inside it.
 
-Needs a Docker daemon and the local base image (`scripts/container-check` makes both:
-Debian bookworm + python3.11 + torch==2.13.0 CPU, imported as condbench-base:local; set
+Slow and docker-marked. Needs Docker (the fixtures in tests/docker_support.py start a daemon
+when none answers) and the local base image (`scripts/container-check` builds it: Debian
+bookworm + python3.11 + torch==2.13.0 CPU, imported as condbench-base:local; set
 $CONDBENCH_TEST_BASE_IMAGE for another). Skipped, with the reason, when either is missing.
 """
 
@@ -17,50 +18,14 @@ import pytest
 
 from harness import __version__
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 REPO = Path(__file__).resolve().parents[3]
-BASE_IMAGE = os.environ.get("CONDBENCH_TEST_BASE_IMAGE", "condbench-base:local")
-TEST_IMAGE = "condbench:test"
 
 
 @pytest.fixture(scope="module")
-def docker_client():
-    docker = pytest.importorskip("docker")
-    try:
-        client = docker.from_env(version="auto")
-        client.ping()
-    except Exception as exc:  # any failure to reach a daemon means: skip, and say why
-        pytest.skip(
-            f"no Docker daemon answers ({type(exc).__name__}); scripts/container-check starts one"
-        )
-    return client
-
-
-@pytest.fixture(scope="module")
-def image(docker_client) -> str:
-    """The image built from the Dockerfile with BASE_IMAGE=<local base>."""
-    import docker
-
-    try:
-        docker_client.images.get(BASE_IMAGE)
-    except docker.errors.ImageNotFound:
-        pytest.skip(f"local base image {BASE_IMAGE} missing: scripts/container-check builds it")
-    try:
-        docker_client.images.build(
-            path=str(REPO),
-            buildargs={"BASE_IMAGE": BASE_IMAGE},
-            tag=TEST_IMAGE,
-            network_mode="host",  # the builder stage fetches the locked wheels from PyPI
-            rm=True,
-            forcerm=True,
-        )
-    except docker.errors.BuildError as exc:
-        tail = "".join(str(line.get("stream", line.get("error", ""))) for line in exc.build_log)[
-            -3000:
-        ]
-        pytest.fail(f"docker build failed: {exc}\n{tail}")
-    return TEST_IMAGE
+def image(condbench_image) -> str:
+    return condbench_image
 
 
 def condbench_in_container(
