@@ -226,22 +226,43 @@ def _fetch_output(holder, target: Path, limits: SandboxLimits, label: str) -> Pa
     """The output volume as a tar stream (capped), unpacked safely below `target`."""
     cap = limits.output_mb * MIB + 16 * MIB  # tar headers on top of the tmpfs' bytes
     tar_path = target / "output.tar"
-    stream, _ = holder.get_archive(OUTPUT_MOUNT)  # members "output/..."
-    written = 0
-    with tar_path.open("wb") as out:
-        for chunk in stream:
-            written += len(chunk)
-            if written > cap:
-                raise SandboxRejected(
-                    f"the module's output is over its limit of {limits.output_mb} MiB", file=label
-                )
-            out.write(chunk)
     output_limits = Limits(
         max_file_bytes=limits.output_mb * MIB, max_total_bytes=limits.output_mb * MIB
     )
-    unpacked = unpack_archive(tar_path, target / "returned", output_limits)
-    tar_path.unlink()
+    try:
+        stream, _ = holder.get_archive(OUTPUT_MOUNT)  # members "output/..."
+        written = 0
+        with tar_path.open("wb") as out:
+            for chunk in stream:
+                written += len(chunk)
+                if written > cap:
+                    raise SandboxRejected(
+                        f"its output is over the limit of {limits.output_mb} MiB", file=label
+                    )
+                out.write(chunk)
+        unpacked = unpack_archive(tar_path, target / "returned", output_limits)
+    except SandboxRejected:
+        raise
+    except SubmissionRejected as exc:  # a link, a device, an unsafe path, a size: named
+        where = f"{exc.file}: " if exc.file else ""
+        raise SandboxRejected(f"its output: {where}{exc.reason}", file=label) from None
+    finally:
+        tar_path.unlink(missing_ok=True)
     return unpacked / Path(OUTPUT_MOUNT).name
+
+
+@contextlib.contextmanager
+def _refused_by_docker() -> Iterator[None]:
+    """Docker refusing a setting (e.g. more CPUs than the machine has) is one line, exit 2."""
+    import docker
+
+    try:
+        yield
+    except docker.errors.APIError as exc:
+        explanation = exc.explanation or str(exc)
+        raise SandboxUnavailable(
+            f"Docker refused the sandbox: {_escaped(str(explanation))}"
+        ) from None
 
 
 @contextlib.contextmanager
@@ -298,7 +319,7 @@ def run_condenser_module(
         "--params", json.dumps(params, sort_keys=True), "--budget", budget, "--seed", str(seed),
         "--data", DATA_MOUNT, "--output", f"{OUTPUT_MOUNT}/{OUTPUT_SET}",
     ]  # fmt: skip
-    with _output_volume(client, limits, image) as (volume, holder):
+    with _refused_by_docker(), _output_volume(client, limits, image) as (volume, holder):
         container = client.containers.create(
             image,
             **container_settings(

@@ -95,6 +95,11 @@ HOSTILE_BODIES = {
         while True:
             pass
     """,
+    "link-in-output": """
+        import os
+        os.symlink("/etc/passwd", "/output/leak")
+        return dataset.with_train(dataset.split("train"), variant="linked")
+    """,
     "huge-output": """
         import os
         os.makedirs("/output/condensed", exist_ok=True)
@@ -113,6 +118,7 @@ OUTCOMES = {
     "memory-hog": f"killed at the memory limit of {TIGHT.memory_mb} MiB",
     "endless-loop": f"stopped at the wall-time limit of {TIGHT.wall_s} s",
     "huge-output": "the output folder or /tmp is full",
+    "link-in-output": "links are not accepted",
 }
 
 
