@@ -1,0 +1,168 @@
+"""What reaches the board is what was submitted: crafted entries for each hole a hostile
+submitter found (issue 16): manifest caps and YAML aliases, unprintable names, budget labels,
+token ids, integer cells, hard links and text pickles."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from leaderboard_factory import small_dataset
+
+from leaderboard.submission import SubmissionRejected, validate_submission
+from leaderboard.submission.manifest_text import MAX_MANIFEST_BYTES, MAX_MANIFEST_DEPTH
+
+MANIFEST = {
+    "method": "my-condenser",
+    "version": "1.0",
+    "authors": ["A. Author"],
+    "paper_url": "https://example.org/paper",
+    "params": {},
+    "dataset": "tiny",
+    "budget": 2,
+    "condensed_set": "condensed",
+}
+TRAIN = "user_id\titem_id\tlabel\n0\t0\t1\n1\t2\t1\n"
+
+
+def _entry(tmp_path: Path, manifest: str | dict = MANIFEST, name="manifest.json", **files) -> Path:
+    """An entry folder: the manifest (a dict as JSON, or text as it is) and condensed files."""
+    root = tmp_path / "entry"
+    (root / "condensed").mkdir(parents=True)
+    text = manifest if isinstance(manifest, str) else json.dumps(manifest)
+    (root / name).write_text(text, encoding="utf-8")
+    files.setdefault("train.tsv", TRAIN)
+    for file_name, content in files.items():
+        (root / "condensed" / file_name.replace("__", ".")).write_text(content, encoding="utf-8")
+    return root
+
+
+def _validate(root: Path):
+    return validate_submission(root, load_original_dataset=lambda name: small_dataset())
+
+
+def _refused(root: Path, match: str) -> SubmissionRejected:
+    with pytest.raises(SubmissionRejected, match=match) as info:
+        _validate(root)
+    assert "\n" not in str(info.value)
+    return info.value
+
+
+# ---- 1. the manifest file: size, nesting, YAML anchors and aliases ---------------------------
+
+BILLION_LAUGHS = """\
+method: my-condenser
+version: "1.0"
+authors: [A. Author]
+paper_url: https://example.org/paper
+dataset: tiny
+budget: 2
+condensed_set: condensed
+params:
+  a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+  b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+  c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+  d: [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+"""
+
+
+@pytest.mark.parametrize("name", ["manifest.yaml", "manifest.yml"])
+def test_yaml_anchors_and_aliases_are_refused(tmp_path, name):
+    _refused(_entry(tmp_path, BILLION_LAUGHS, name=name), rf"{name}: YAML anchors and aliases")
+
+
+def test_a_yaml_merge_key_or_a_lone_anchor_is_refused(tmp_path):
+    merge = BILLION_LAUGHS.split("params:")[0] + "params: &p {x: 1}\nother: {<<: *p}\n"
+    _refused(_entry(tmp_path / "merge", merge, name="manifest.yaml"), "anchors and aliases")
+    lone = BILLION_LAUGHS.split("params:")[0] + "params: &p {x: 1}\n"
+    _refused(_entry(tmp_path / "lone", lone, name="manifest.yaml"), "anchors and aliases")
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "manifest.yaml"])
+def test_a_manifest_over_the_size_cap_is_refused_before_parsing(tmp_path, name):
+    big = dict(MANIFEST, params={"padding": "x" * MAX_MANIFEST_BYTES})
+    error = _refused(_entry(tmp_path, big, name=name), rf"{name}: manifest is \d+ bytes")
+    assert str(MAX_MANIFEST_BYTES) in str(error)
+    # not even parsed: a broken file over the cap gets the size message, not a parse error
+    _refused(_entry(tmp_path / "broken", "{" * (MAX_MANIFEST_BYTES + 1), name=name), "bytes")
+
+
+def _nested(depth: int) -> dict:
+    value: object = 1
+    for _ in range(depth - 1):  # the manifest itself is level 1, params level 2
+        value = {"x": value}
+    return dict(MANIFEST, params=value)
+
+
+@pytest.mark.parametrize("name", ["manifest.json", "manifest.yaml"])
+def test_nesting_over_the_depth_cap_is_refused(tmp_path, name):
+    assert _validate(_entry(tmp_path / "ok", _nested(MAX_MANIFEST_DEPTH), name=name))
+    _refused(
+        _entry(tmp_path / "deep", _nested(MAX_MANIFEST_DEPTH + 1), name=name),
+        f"nests deeper than {MAX_MANIFEST_DEPTH}",
+    )
+    # far deeper than Python's recursion limit: refused, not a RecursionError
+    text = '{"params": ' + "[" * 5000 + "]" * 5000 + "}"
+    _refused(_entry(tmp_path / "very", text, name=name), "nests deeper")
+
+
+def test_brackets_inside_json_strings_do_not_count_as_nesting(tmp_path):
+    manifest = dict(MANIFEST, params={"note": "[[[[{{{{" * 10 + '\\"[['})
+    assert _validate(_entry(tmp_path, manifest)).manifest.params["note"].startswith("[[[[")
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ('{"params": {"alpha": NaN}}', "manifest.json"),
+        ('{"params": {"alpha": -Infinity}}', "manifest.json"),
+        ("params: {alpha: .nan}", "manifest.yaml"),
+        ("params: {alpha: -.inf}", "manifest.yaml"),
+    ],
+)
+def test_numbers_that_are_not_finite_are_refused(tmp_path, text, name):
+    _refused(_entry(tmp_path, text, name=name), f"{name}: .*(finite|NaN|Infinity)")
+
+
+# ---- 7. unprintable characters in any manifest field -------------------------------------------
+
+HIDDEN = ["\x1b[31m", "\x9b2J", "\x07", "a\nb", "\r", "\u202e", "\u2066", "\u200b", "\ufeff"]
+
+
+@pytest.mark.parametrize("char", HIDDEN)
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("version", "1.0{}"),
+        ("authors", ["A. Author{}"]),
+        ("paper_url", "https://example.org/{}"),
+        ("params", {"alpha{}": 1}),
+        ("params", {"alpha": ["x{}"]}),
+        ("dataset", "tiny{}"),
+        ("condenser_class", "My{}"),
+        ("method", "my{}condenser"),
+    ],
+)
+def test_unprintable_characters_in_any_field_are_refused(tmp_path, field, value, char):
+    filled = json.loads(json.dumps(value).replace("{}", json.dumps(char)[1:-1]))
+    error = _refused(_entry(tmp_path, dict(MANIFEST, **{field: filled})), "manifest.json: field")
+    assert f"field '{field}" in str(error) and "U+" in str(error)
+
+
+def test_printable_unicode_in_names_passes(tmp_path):
+    manifest = dict(MANIFEST, authors=["Zoë Ångström", "李 明"], params={"τ": "naïve"})
+    assert _validate(_entry(tmp_path, manifest)).manifest.authors[0] == "Zoë Ångström"
+
+
+# ---- 6. one budget, one label ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("written", "label"),
+    [("00002", "2"), (" 2", "2"), ("2 ", "2"), (2, "2"), ("50.0%", "50%"), ("050%", "50%"),
+     ("62.50%", "62.5%"), ("50%", "50%")],
+)  # fmt: skip
+def test_the_manifest_budget_is_kept_in_its_canonical_form(tmp_path, written, label):
+    valid = _validate(_entry(tmp_path, dict(MANIFEST, budget=written)))
+    assert valid.manifest.budget == label and valid.summary()["budget"] == label
