@@ -27,14 +27,15 @@ TRAIN = "user_id\titem_id\tlabel\n0\t0\t1\n1\t2\t1\n"
 
 
 def _entry(tmp_path: Path, manifest: str | dict = MANIFEST, name="manifest.json", **files) -> Path:
-    """An entry folder: the manifest (a dict as JSON, or text as it is) and condensed files."""
+    """An entry folder: the manifest (a dict as JSON, or text as it is) and condensed files
+    (``items__tsv="..."`` is condensed/items.tsv; train.tsv is `TRAIN` unless given)."""
     root = tmp_path / "entry"
     (root / "condensed").mkdir(parents=True)
     text = manifest if isinstance(manifest, str) else json.dumps(manifest)
     (root / name).write_text(text, encoding="utf-8")
-    files.setdefault("train.tsv", TRAIN)
+    files = {"train.tsv": TRAIN} | {key.replace("__", "."): text for key, text in files.items()}
     for file_name, content in files.items():
-        (root / "condensed" / file_name.replace("__", ".")).write_text(content, encoding="utf-8")
+        (root / "condensed" / file_name).write_text(content, encoding="utf-8")
     return root
 
 
@@ -166,3 +167,101 @@ def test_printable_unicode_in_names_passes(tmp_path):
 def test_the_manifest_budget_is_kept_in_its_canonical_form(tmp_path, written, label):
     valid = _validate(_entry(tmp_path, dict(MANIFEST, budget=written)))
     assert valid.manifest.budget == label and valid.summary()["budget"] == label
+
+
+# ---- 4. ids and labels in TSV cells are plain digits --------------------------------------
+
+NOT_INTEGERS = ["40.9", "0.5", "1e0", "+3", " 7", "7 ", "0x10", "NaN", "", "-1", "٣", "1_0", "²"]
+
+
+@pytest.mark.parametrize("cell", NOT_INTEGERS)
+@pytest.mark.parametrize("column", ["user_id", "item_id", "label"])
+def test_train_cells_that_are_not_plain_integers_are_refused(tmp_path, column, cell):
+    row = {"user_id": "1", "item_id": "2", "label": "1"} | {column: cell}
+    train = TRAIN + "\t".join(row.values()) + "\n"
+    error = _refused(_entry(tmp_path, train__tsv=train), "must be an integer in plain digits")
+    assert (error.file, error.where) == ("condensed/train.tsv", "line 4")
+    assert repr(cell) in error.reason
+
+
+@pytest.mark.parametrize("cell", NOT_INTEGERS)
+def test_histories_and_items_cells_that_are_not_plain_integers_are_refused(tmp_path, cell):
+    histories = "user_id\thistory\n0\t0 1\n"
+    files = {"histories__tsv": histories + f"{cell or '1x'}\t1 2\n"}
+    error = _refused(
+        _entry(tmp_path / "user", **files), "user_id must be an integer in plain digits"
+    )
+    assert (error.file, error.where) == ("condensed/histories.tsv", "line 3")
+    if cell:  # an empty cell inside a list is two spaces in a row
+        files = {"histories__tsv": histories + f"1\t1 {cell} 2\n"}
+        error = _refused(
+            _entry(tmp_path / "list", **files), "history must be integers in plain digits"
+        )
+        assert (error.file, error.where) == ("condensed/histories.tsv", "line 3")
+    items = "item_id\ttitle\n" + "".join(f"{i}\t{100 + i} 5\n" for i in range(12))
+    bad_items = items.replace("3\t103 5", f"3\t103 {cell or ''} 5")
+    error = _refused(
+        _entry(tmp_path / "items", items__tsv=bad_items), "title must be integers in plain digits"
+    )
+    assert (error.file, error.where) == ("condensed/items.tsv", "line 5")
+
+
+def test_a_sequence_tsv_with_a_cast_id_is_refused(tmp_path):
+    from factories import tiny_sequential_dataset
+
+    from leaderboard.submission.sequential import check_sequential_set
+
+    folder = tmp_path / "c"
+    folder.mkdir()
+    for text, column in (("1000.0\t1 2\n", "sequence_id"), ("1000\t1 2.0\n", "items")):
+        (folder / "sequences.tsv").write_text("sequence_id\titems\n" + text)
+        with pytest.raises(
+            SubmissionRejected, match=f"{column} must be (an )?integers? in plain"
+        ) as info:
+            check_sequential_set(folder, "c", tiny_sequential_dataset(), budget="6", method="mine")
+        assert (info.value.file, info.value.where) == ("c/sequences.tsv", "line 2")
+
+
+def test_plain_integers_with_crlf_lines_pass(tmp_path):
+    train = TRAIN.replace("\n", "\r\n")
+    assert _validate(_entry(tmp_path, train__tsv=train)).summary()["train_rows"] == 2
+
+
+# ---- 2. token ids are in the original's vocabulary ----------------------------------------
+
+
+def _items(title_of) -> str:
+    return "item_id\ttitle\n" + "".join(f"{i}\t{title_of(i)}\n" for i in range(12))
+
+
+@pytest.mark.parametrize("token", ["30522", "99999999", str(2**62)])
+def test_token_ids_past_the_vocabulary_are_refused(tmp_path, token):
+    items = _items(lambda i: f"101 {token}" if i == 4 else "101 102")
+    error = _refused(_entry(tmp_path, items__tsv=items), "not in the original's vocabulary")
+    assert (error.file, error.where) == ("condensed:items", "row 4, position 1")
+    assert token in error.reason and "30521" in error.reason
+
+
+def test_token_ids_of_a_parquet_set_are_checked_too(tmp_path):
+    original = small_dataset()
+    items = original.items.assign(title=[[7, -1 if i == 2 else 3] for i in range(12)])
+    condensed = original.with_train(original.split("train").head(2), variant="x", items=items)
+    root = _entry(tmp_path)
+    for path in (root / "condensed").iterdir():
+        path.unlink()
+    (root / "condensed").rmdir()
+    condensed.save(root / "condensed")
+    error = _refused(root, "token id -1 of 'title' is not in the original's vocabulary")
+    assert error.where == "row 2, position 1"
+
+
+def test_the_vocabulary_is_the_originals(tmp_path):
+    items = _items(lambda i: "0 30521")
+    assert _validate(_entry(tmp_path / "edge", items__tsv=items)).condensed.items is not None
+    small = small_dataset()
+    small.meta["vocab_size"] = 500
+    items = _items(lambda i: "499 500")
+    with pytest.raises(SubmissionRejected, match=r"token id 500 .*0 to 499"):
+        validate_submission(
+            _entry(tmp_path / "meta", items__tsv=items), load_original_dataset=lambda n: small
+        )
