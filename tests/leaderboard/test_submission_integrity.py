@@ -5,6 +5,8 @@ token ids, integer cells, hard links and text pickles."""
 from __future__ import annotations
 
 import json
+import os
+import pickle
 from pathlib import Path
 
 import pytest
@@ -265,3 +267,56 @@ def test_the_vocabulary_is_the_originals(tmp_path):
         validate_submission(
             _entry(tmp_path / "meta", items__tsv=items), load_original_dataset=lambda n: small
         )
+
+
+# ---- 5. hard links and headerless (protocol 0 / 1) pickles -------------------------------
+
+
+def test_a_hard_link_in_a_folder_entry_is_refused(tmp_path):
+    outside = tmp_path / "outside.tsv"
+    outside.write_text(TRAIN)
+    root = _entry(tmp_path)
+    (root / "condensed" / "train.tsv").unlink()
+    os.link(outside, root / "condensed" / "train.tsv")
+    error = _refused(root, "hard links are not accepted")
+    assert error.file == "condensed/train.tsv"
+
+
+class _Shell:
+    def __reduce__(self):
+        return (os.system, ("echo pwned",))
+
+
+@pytest.mark.parametrize("protocol", [0, 1])
+@pytest.mark.parametrize(
+    "payload",
+    [_Shell(), {"a": [1, 2.5, "é"]}, list(range(30000)), "x" * 100_000, None],
+    ids=["reduce", "dict", "long-list", "long-string", "none"],
+)
+def test_protocol_0_and_1_pickles_are_refused_by_content(tmp_path, protocol, payload):
+    root = _entry(tmp_path)
+    (root / "condensed" / "extra.tsv").write_bytes(pickle.dumps(payload, protocol=protocol))
+    error = _refused(root, "pickle files are not accepted")
+    assert error.file == "condensed/extra.tsv"
+
+
+def test_ordinary_text_json_yaml_python_and_parquet_files_are_no_pickles(tmp_path):
+    from leaderboard.submission.scan import is_headerless_pickle
+
+    original = small_dataset()
+    original.save(tmp_path / "parquet")
+    texts = {
+        "readme.md": "Condensed set of MovieLens. Uses 47 users.\n",
+        "notes.txt": "Version 1.0\nA second line. (Really.)\n",
+        "config.yaml": "lr: 0.001\nbatch_size: 64\n",
+        "numbers.json": json.dumps({"x": [0.5, 1.5], "y": "a.b"}),
+        "method.py": "import os.path\n\nx = 1.5\n",
+        "items.tsv": "item_id\ttitle\n0\t101 102\n",
+        "sequences.tsv": "sequence_id\titems\n1000\t1 2 3\n",
+        "long.tsv": "user_id\titem_id\tlabel\n" + "1\t2\t1\n" * 50_000,
+    }
+    for name, text in texts.items():
+        (tmp_path / name).write_text(text)
+    for path in [p for p in tmp_path.rglob("*") if p.is_file()]:
+        with path.open("rb") as handle:
+            assert not is_headerless_pickle(handle, path.stat().st_size), path.name
