@@ -30,6 +30,7 @@ from pydantic import (
     model_serializer,
 )
 
+from harness.budget import canonical_label
 from harness.errors import DataError
 from harness.metrics import metric_value_problem
 from harness.paths import atomic_write_text
@@ -278,13 +279,19 @@ class ResultRecord(_Strict):
         return data
 
     @property
+    def budget_label(self) -> str:
+        """The budget's canonical label (`harness.budget.canonical_label`): ``"047"`` and
+        ``"47"`` are one budget, one cell, one entry."""
+        return canonical_label(self.budget)
+
+    @property
     def cell_key(self) -> tuple[str, str, str, str, int]:
-        return (self.dataset.name, self.method.name, self.budget, self.recommender, self.seed)
+        return (self.dataset.name, self.method.name, self.budget_label, self.recommender, self.seed)
 
     @property
     def entry_key(self) -> tuple[str, str, str, str]:
         """Records that differ only by seed belong to one leaderboard entry."""
-        return (self.dataset.name, self.method.name, self.budget, self.recommender)
+        return (self.dataset.name, self.method.name, self.budget_label, self.recommender)
 
     def relative_path(self) -> Path:
         """Where this record lives below a results folder."""
