@@ -320,3 +320,14 @@ def test_ordinary_text_json_yaml_python_and_parquet_files_are_no_pickles(tmp_pat
     for path in [p for p in tmp_path.rglob("*") if p.is_file()]:
         with path.open("rb") as handle:
             assert not is_headerless_pickle(handle, path.stat().st_size), path.name
+
+
+def test_the_documented_caps_are_the_codes():
+    from harness.text import VOCAB_SIZE
+    from leaderboard.submission.scan import PICKLE_SNIFF_BYTES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "submitting.md").read_text()
+    assert f"**{MAX_MANIFEST_BYTES // 1024} KiB** ({MAX_MANIFEST_BYTES:,} bytes)" in docs
+    assert f"at most **{MAX_MANIFEST_DEPTH}** levels" in docs
+    assert f"**0 to {VOCAB_SIZE - 1:,}**" in docs
+    assert f"first {PICKLE_SNIFF_BYTES // 1024} KiB" in docs
