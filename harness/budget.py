@@ -2,7 +2,8 @@
 
 A budget is written ``47`` (users), ``5%`` or ``0.05`` (a share of the users) or ``all``
 (every user). `Budget.parse` reads every form, `Budget.label` (``str(budget)``) writes the one
-name records and record paths use (``"47"``, ``"5%"``, ``"all"``).
+name records and record paths use (``"47"``, ``"5%"``, ``"all"``); `canonical_label` turns a
+budget as written into that name.
 
 One rounding rule turns a share into users, `share_users`: round to nearest (Python's
 ``round``, ties to even), at least 1. Condensers (`Budget.resolve`) and submission checks
@@ -23,6 +24,16 @@ from harness.errors import ConfigError
 
 ALL_USERS = "all"
 _PERCENT = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*%\s*$")
+
+
+def canonical_label(text: str) -> str:
+    """The one label of a budget as written: `Budget.label` (``"00047"`` and ``" 47"`` ->
+    ``"47"``, ``"5.0%"`` -> ``"5%"``, ``"ALL"`` -> ``"all"``), so equal budgets compare
+    equal; text that is no budget stays as written, stripped."""
+    try:
+        return Budget.parse(text).label
+    except ConfigError:
+        return str(text).strip()
 
 
 def share_users(share: float, all_users: int) -> int:

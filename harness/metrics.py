@@ -95,7 +95,9 @@ class MetricSpec:
     ``compute(ranked, k)`` returns one value per group (``k`` is the cutoff for a kind with
     ``cutoff=True``, else None). ``quality``: the metric enters Quality (and the dev Quality
     of tuning). ``order``: display order among kinds (then by K). ``default``: reported when
-    a run names no metrics.
+    a run names no metrics. ``value_range``: the closed interval every value lies in (a
+    result record outside it is refused on load); every built-in kind is a share or a
+    probability, in [0, 1].
     """
 
     kind: str
@@ -107,6 +109,7 @@ class MetricSpec:
     order: int = 100
     default: bool = True
     description: str = ""
+    value_range: tuple[float, float] = (0.0, 1.0)
 
     @property
     def pattern(self) -> str:
@@ -313,6 +316,21 @@ def is_quality_metric(name: str | Metric) -> bool:
         return parse_metric(name).spec.quality
     except ConfigError:
         return False
+
+
+def metric_value_problem(name: str, value: float) -> str | None:
+    """Why `value` cannot be a value of metric `name` ("is nan, not a finite number", "is
+    1.5, outside its range [0, 1]"); None when it can be. A name that is no registered
+    metric (a plugin's, read without the plugin) has no range, only finiteness."""
+    if not math.isfinite(value):
+        return f"is {value}, not a finite number"
+    try:
+        low, high = parse_metric(name).spec.value_range
+    except ConfigError:
+        return None
+    if not low <= value <= high:
+        return f"is {value:g}, outside its range [{low:g}, {high:g}]"
+    return None
 
 
 def quality_metric_names(names: Iterable[str | Metric]) -> list[str]:

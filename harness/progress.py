@@ -9,7 +9,8 @@ When stderr is a terminal this is a plain tqdm bar. When it is not (CI, a log fi
 tqdm would print every frame as its own line; instead one line such as
 ``grid: 120/939 (13%) 4.2 s`` is written at most every `every` seconds ($CONDBENCH_PROGRESS_SECONDS,
 default 10), plus a last line at the end of a bar that printed any (or that asks to be left,
-``leave=True``). No carriage returns, no frames.
+``leave=True``). No carriage returns, no frames. Descriptions and
+written lines are escaped (`harness.unprintable`): names in them may come from a submission.
 
 `quiet_model_loading()` silences the bars that Hugging Face libraries print while a model
 loads, so they never interleave with the grid's; every model load calls it first.
@@ -23,6 +24,8 @@ import sys
 import time
 from collections.abc import Iterable, Iterator
 from typing import IO, Any, TypeVar
+
+from harness.unprintable import escape_unprintable
 
 T = TypeVar("T")
 
@@ -63,7 +66,8 @@ class Progress:
         file: IO[str] | None = None,
         unit_scale: bool = False,
     ):
-        self.total, self.desc, self.unit, self.leave = total, desc, unit, leave
+        # names in a description may come from a submission: escaped for the terminal
+        self.total, self.desc, self.unit, self.leave = total, escape_unprintable(desc), unit, leave
         self.unit_scale = unit_scale
         self.enabled = enabled
         self.file = file if file is not None else sys.stderr
@@ -79,7 +83,7 @@ class Progress:
 
             self._tqdm = tqdm(
                 total=total,
-                desc=desc,
+                desc=self.desc,
                 unit=unit,
                 unit_scale=unit_scale,
                 leave=leave,
@@ -97,7 +101,8 @@ class Progress:
                 self._line(now)
 
     def write(self, text: str) -> None:
-        """A log line that does not break the bar."""
+        """A log line that does not break the bar (escaped for the terminal)."""
+        text = escape_unprintable(text)
         if self._tqdm is not None:
             self._tqdm.write(text, file=self.file)
         else:

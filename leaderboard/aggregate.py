@@ -1,7 +1,9 @@
 """Result records -> leaderboard entries.
 
 An entry is every record that shares `ResultRecord.entry_key` (dataset, method, budget,
-recommender): one method at one budget, trained with one recommender, over its seeds.
+recommender): one method at one budget, trained with one recommender, over its seeds. The
+budget is compared by its canonical label (``"047"`` and ``"47"``, ``"5.0%"`` and ``"5%"`` are
+one entry; `harness.budget.canonical_label`), and an entry shows that label.
 
 Figures per entry (DESIGN.md, "Protocol and metrics"):
 
@@ -438,7 +440,7 @@ def _entry(
         params=first.method.params,
         authors=first.method.authors,
         paper_url=first.method.paper_url,
-        budget=first.budget,
+        budget=group.key[2],  # the canonical label (`ResultRecord.entry_key`)
         recommender=first.recommender,
         seeds=[r.seed for r in group.records],
         metrics=summarise_metrics(group.per_seed),

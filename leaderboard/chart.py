@@ -29,6 +29,12 @@ PALETTE = (
 )  # fmt: skip
 
 
+# the x values the log axis plots (a ratio, or a size in KB): beyond them an entry is
+# skipped (counted), as one without a ratio is; 0, negative, subnormal or huge values would
+# leave no axis to draw (and records refuse 0, negative, NaN and infinite ratios anyway)
+PLOTTED_X = (1e-12, 1e12)
+
+
 @dataclass(frozen=True)
 class Marker:
     x: float
@@ -84,7 +90,7 @@ class Chart:
     reference_lines: list[Line] = field(default_factory=list)
     pareto_points: str = ""  # SVG polyline "x,y x,y ..."
     legend: list[tuple[str, str]] = field(default_factory=list)  # (method, color)
-    skipped: int = 0  # entries without a ratio or a Quality
+    skipped: int = 0  # entries without a ratio (or one outside PLOTTED_X) or a Quality
     x_label: str = "condensation ratio"  # the track's ratio_label
     y_label: str = "Quality"
 
@@ -147,7 +153,7 @@ def _finite(value: float | None) -> bool:
 
 def _plottable(entry: Entry, axes: Axes) -> bool:
     x, y = axes.x_of(entry), axes.y_of(entry)
-    return _finite(x) and _finite(y) and x > 0
+    return _finite(x) and _finite(y) and PLOTTED_X[0] <= x <= PLOTTED_X[1]
 
 
 def _reference_lines(entries: list[Entry], axes: Axes) -> dict[str, float]:

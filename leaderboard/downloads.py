@@ -6,7 +6,9 @@ with (``random_method``). ``method_label`` is how the board shows the method bes
 (empty / null when its records name none).
 
 The CSV is opened in spreadsheets, so a text cell that starts with ``=``, ``+``, ``-``, ``@``
-(or a tab / carriage return) is prefixed with ``'`` and can never run as a formula. Numbers
+(or a tab / carriage return), also after leading whitespace of any kind (spaces, no-break and
+other Unicode spaces) or invisible characters (zero-width, bidi controls), is prefixed with
+``'`` and can never run as a formula. Numbers
 are written as numbers (a negative ΔRandom stays a number).
 """
 
@@ -19,6 +21,7 @@ import math
 from typing import Any
 
 from harness.metrics import metric_sort_key
+from harness.unprintable import is_unprintable
 from leaderboard.aggregate import Entry
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -72,9 +75,21 @@ _TRAILING_COLUMNS = (
 )
 
 
+def _visible_start(text: str) -> str:
+    """`text` from its first character that is neither whitespace (any Unicode space: a
+    no-break space, an ideographic space) nor invisible (zero-width, bidi controls)."""
+    index = 0
+    while index < len(text) and (text[index].isspace() or is_unprintable(text[index])):
+        index += 1
+    return text[index:]
+
+
 def guard_cell(value: Any) -> Any:
-    """A CSV cell that a spreadsheet shows as text, never evaluates."""
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+    """A CSV cell that a spreadsheet shows as text, never evaluates: a formula start at the
+    beginning or after leading spaces or invisible characters gets a ``'`` in front."""
+    if isinstance(value, str) and (
+        value.startswith(FORMULA_STARTS) or _visible_start(value).startswith(FORMULA_STARTS)
+    ):
         return "'" + value
     return value
 

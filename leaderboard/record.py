@@ -3,6 +3,12 @@
 Records are the only thing the leaderboard reads. Aggregation over seeds (mean, std, 95%
 interval, Quality against Original, ΔRandom) is done from records by `leaderboard.aggregate`,
 never stored twice. The schema is versioned; a reader refuses versions it does not know.
+
+Values are checked whenever a record is built or read (the leaderboard and `condbench
+verify` read every record): every metric value (test, dev, secondary protocols, reference
+scorers, extra evaluations) is finite and within its metric's range (`MetricSpec.value_range`,
+[0, 1] for every built-in kind); sizes, ratios and timings are finite and not negative, and
+``ratio_overall`` is above 0. A bad record is one `DataError` naming the file and the field.
 """
 
 from __future__ import annotations
@@ -24,13 +30,34 @@ from pydantic import (
     model_serializer,
 )
 
+from harness.budget import canonical_label
 from harness.errors import DataError
+from harness.metrics import metric_value_problem
 from harness.paths import atomic_write_text
 from harness.tracks import DEFAULT_TRACK
 
 RECORD_SCHEMA_VERSION = 2  # 2: `track` names the protocol (schema 1 records are all content)
 _SAFE_PART = re.compile(r"[^A-Za-z0-9._=-]+")
 TUNED_SUFFIX = "-tuned"  # `condbench tune` records its best trial as method "<label>-tuned"
+
+
+# figures a record may hold: finite (NaN and infinities are refused), sizes not negative,
+# the headline ratio above 0 (the chart's log axis)
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0)]
+MetricValues = dict[str, FiniteFloat]
+
+
+def check_metric_values(values: dict[str, float], within: str = "") -> dict[str, float]:
+    """Refuse a metric value outside its metric's range (`harness.metrics.MetricSpec`,
+    [0, 1] for every built-in kind); a name ``protocol:metric`` (an extra evaluation's
+    secondary protocol, e.g. ``uni100:HR@10``) is checked as the metric after the colon."""
+    for name, value in values.items():
+        problem = metric_value_problem(name.rpartition(":")[2], value)
+        if problem is not None:
+            raise ValueError(f"metric {within + name!r} {problem}")
+    return values
 
 
 def safe_part(text: str) -> str:
@@ -98,23 +125,24 @@ class SizeInfo(_Strict):
     equivalents in the sequential track (with ``interactions``, ``sequences`` and the bytes
     both ways: ``stored_kb`` as stored without frozen tables, ``frozen_kb`` of those,
     ``dense_kb`` written out densely). A track leaves the other track's fields out.
+    Every figure is finite and not negative; ``ratio_overall`` is above 0 (a log axis).
     """
 
-    item_kb: float | None = None
-    user_kb: float | None = None
-    overall_kb: float | None = None
-    ratio_item: float | None = None
-    ratio_user: float | None = None
+    item_kb: NonNegative | None = None
+    user_kb: NonNegative | None = None
+    overall_kb: NonNegative | None = None
+    ratio_item: NonNegative | None = None
+    ratio_user: NonNegative | None = None
     # after the content fields: content records keep their text; None where the dataset has
     # no original train set to divide by (the TF-DCon release's Goodreads)
-    ratio_overall: float | None = None
-    interactions: float | None = None
-    sequences: int | None = None
-    stored_kb: float | None = None
-    frozen_kb: float | None = None
-    dense_kb: float | None = None
-    ratio_stored: float | None = None
-    ratio_dense: float | None = None
+    ratio_overall: Positive | None = None
+    interactions: NonNegative | None = None
+    sequences: Count | None = None
+    stored_kb: NonNegative | None = None
+    frozen_kb: NonNegative | None = None
+    dense_kb: NonNegative | None = None
+    ratio_stored: NonNegative | None = None
+    ratio_dense: NonNegative | None = None
 
     @model_serializer(mode="wrap")
     def _without_other_tracks(self, handler: Any) -> dict[str, Any]:
@@ -122,11 +150,11 @@ class SizeInfo(_Strict):
 
 
 class Timings(_Strict):
-    condense_s: float = 0.0
-    train_s: float = 0.0
-    epochs: int = 0
-    best_epoch: int = 0
-    samples_per_s: float = 0.0
+    condense_s: NonNegative = 0.0
+    train_s: NonNegative = 0.0
+    epochs: Count = 0
+    best_epoch: Count = 0
+    samples_per_s: NonNegative = 0.0
 
 
 class LLMInfo(_Strict):
@@ -159,7 +187,12 @@ class ExtraEvaluation(_Strict):
     label: str = Field(min_length=1, max_length=200)
     description: str = Field(default="", max_length=2000)
     split: Literal["dev", "test"] = "test"
-    metrics: dict[str, FiniteFloat] = Field(min_length=1)
+    metrics: MetricValues = Field(min_length=1)
+
+    @field_validator("metrics")
+    @classmethod
+    def _in_range(cls, values: dict[str, float]) -> dict[str, float]:
+        return check_metric_values(values)
 
 
 # an extra evaluation's key: a name MLflow and file names accept, e.g. "td3-recipe"
@@ -176,9 +209,8 @@ def extra_evaluations(data: Any, source: str) -> dict[str, ExtraEvaluation]:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "(all)"
-        raise DataError(
-            f"invalid extra evaluation: {first['msg']}", file=source, where=where
-        ) from None
+        message = first["msg"].removeprefix("Value error, ")
+        raise DataError(f"invalid extra evaluation: {message}", file=source, where=where) from None
 
 
 class Tuning(_Strict):
@@ -212,17 +244,18 @@ class ResultRecord(_Strict):
     budget: str  # "all" for original, else e.g. "47" (users) or "5%"
     recommender: str
     seed: int
-    metrics: dict[str, float]  # test metrics of this seed, names as parsed by harness.metrics
-    dev_metrics: dict[str, float] = Field(default_factory=dict)
+    # every metric value is finite and within its metric's range (`check_metric_values`)
+    metrics: MetricValues  # test metrics of this seed, names as parsed by harness.metrics
+    dev_metrics: MetricValues = Field(default_factory=dict)
     # test metrics under a track's secondary protocols, e.g. {"uni100": {...}}: the sequential
     # track's fixed sampled negatives, for comparing with papers that sample (never ranked)
-    secondary_metrics: dict[str, dict[str, float]] = Field(default_factory=dict)
+    secondary_metrics: dict[str, MetricValues] = Field(default_factory=dict)
     # a method's own evaluation recipes (e.g. {"td3-recipe": ...}): shown on its entry page,
     # labelled, never ranked; left out of the JSON when empty, as secondary_metrics is
     extra_evaluations: dict[ExtraKey, ExtraEvaluation] = Field(default_factory=dict)
-    reference: dict[str, dict[str, float]] = Field(default_factory=dict)  # chance, popularity
-    groups_used: int = 0
-    groups_dropped: int = 0
+    reference: dict[str, MetricValues] = Field(default_factory=dict)  # chance, popularity
+    groups_used: Count = 0
+    groups_dropped: Count = 0
     sizes: SizeInfo | None = None
     timings: Timings = Field(default_factory=Timings)
     llm: LLMInfo | None = None
@@ -239,6 +272,20 @@ class ResultRecord(_Strict):
             raise ValueError(f"record schema version {value} is not {RECORD_SCHEMA_VERSION}")
         return value
 
+    @field_validator("metrics", "dev_metrics")
+    @classmethod
+    def _metrics_in_range(cls, values: dict[str, float]) -> dict[str, float]:
+        return check_metric_values(values)
+
+    @field_validator("secondary_metrics", "reference")
+    @classmethod
+    def _named_metrics_in_range(
+        cls, values: dict[str, dict[str, float]]
+    ) -> dict[str, dict[str, float]]:
+        for name, metrics in values.items():
+            check_metric_values(metrics, within=f"{name}:")
+        return values
+
     @model_serializer(mode="wrap")
     def _without_empty_optional(self, handler: Any) -> dict[str, Any]:
         data = handler(self)
@@ -249,13 +296,19 @@ class ResultRecord(_Strict):
         return data
 
     @property
+    def budget_label(self) -> str:
+        """The budget's canonical label (`harness.budget.canonical_label`): ``"047"`` and
+        ``"47"`` are one budget, one cell, one entry."""
+        return canonical_label(self.budget)
+
+    @property
     def cell_key(self) -> tuple[str, str, str, str, int]:
-        return (self.dataset.name, self.method.name, self.budget, self.recommender, self.seed)
+        return (self.dataset.name, self.method.name, self.budget_label, self.recommender, self.seed)
 
     @property
     def entry_key(self) -> tuple[str, str, str, str]:
         """Records that differ only by seed belong to one leaderboard entry."""
-        return (self.dataset.name, self.method.name, self.budget, self.recommender)
+        return (self.dataset.name, self.method.name, self.budget_label, self.recommender)
 
     def relative_path(self) -> Path:
         """Where this record lives below a results folder."""
@@ -299,11 +352,15 @@ def read_record(path: str | Path) -> ResultRecord:
     try:
         return ResultRecord.model_validate(upgrade_record(data))
     except ValidationError as exc:
-        first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"]) or "(record)"
-        raise DataError(
-            f"invalid result record: {first['msg']}", file=str(path), where=key
-        ) from None
+        message, where = record_problem(exc)
+        raise DataError(f"invalid result record: {message}", file=str(path), where=where) from None
+
+
+def record_problem(exc: ValidationError) -> tuple[str, str]:
+    """(message, field) of a record's first validation error, for one line."""
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first["loc"]) or "(record)"
+    return first["msg"].removeprefix("Value error, "), where
 
 
 def read_records(results_dir: str | Path) -> list[ResultRecord]:

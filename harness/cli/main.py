@@ -9,7 +9,7 @@ import sys
 import click
 
 from harness import __version__
-from harness.cli.output import say
+from harness.cli.output import clean, say
 from harness.errors import CondbenchError
 
 # command name -> "module:attribute" of a click command or group
@@ -43,8 +43,11 @@ class LazyGroup(click.Group):
         try:
             return super().invoke(ctx)
         except CondbenchError as exc:
-            say(f"error: {exc}", err=True)
+            say(f"error: {exc}", err=True)  # escaped: a message may quote a hostile name
             sys.exit(exc.exit_code)
+        except click.ClickException as exc:  # usage errors quote what was typed
+            exc.message = clean(exc.message)
+            raise
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -12,28 +12,20 @@ from __future__ import annotations
 
 import json
 import math
-import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import click
 
-# characters a terminal acts on, or that reorder or hide text: shown as escapes instead
-_FORMAT_CHARACTERS = {"Cc", "Cf", "Cs", "Co", "Zl", "Zp"}
+from harness.unprintable import escape_unprintable
 
 
 def clean(text: Any) -> str:
     """`text` with every control, format (bidi, zero-width) or separator character written
-    as a visible escape (``\\x1b``, ``\\u202e``), so an ANSI sequence prints as plain text."""
-    out = []
-    for char in str(text):
-        if unicodedata.category(char) in _FORMAT_CHARACTERS:
-            code = ord(char)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
-        else:
-            out.append(char)
-    return "".join(out)
+    as a visible escape (``\\x1b``, ``\\u202e``), so an ANSI sequence prints as plain text
+    (`harness.unprintable`)."""
+    return escape_unprintable(text)
 
 
 def say(text: str = "", *, err: bool = False) -> None:
@@ -140,8 +132,9 @@ def emit_json(payload: Mapping[str, Any]) -> None:
 
 
 def emit(payload: Mapping[str, Any], as_json: bool, text: str | None = None) -> None:
-    """`emit_json(payload)` with ``--json``, else `text` (already built, e.g. by `table`)."""
+    """`emit_json(payload)` with ``--json``, else `text` (e.g. built by `table`), escaped
+    line by line as `say` does."""
     if as_json:
         emit_json(payload)
     elif text is not None:
-        click.echo(text)
+        say(text)

@@ -29,13 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from condensers import registry
 from condensers.context import EXTRA_EVALUATIONS, CondenseContext
 from harness.budget import Budget
 from harness.data import load_dataset
 from harness.dataset import NEGATIVES_CATALOGUE, NEGATIVES_ORIGINAL, Dataset
-from harness.errors import ConfigError, unknown_field
+from harness.errors import ConfigError, DataError, unknown_field
 from harness.hashing import content_key
 from harness.metrics import is_metric_name
 from harness.paths import cache_root
@@ -59,6 +60,7 @@ from leaderboard.record import (
     Tuning,
     extra_evaluations,
     record_path,
+    record_problem,
     write_record,
 )
 from recommenders.tracks import TRACKS
@@ -398,6 +400,26 @@ class GridRunner:
         return record
 
     def build_record(
+        self,
+        cell: Cell,
+        original: Dataset,
+        train_set: Dataset,
+        made: dict,
+        result: CellResult,
+        *,
+        tuning: Tuning | None = None,
+    ) -> ResultRecord:
+        """The cell's record; a figure no record may hold (a NaN metric, a negative size)
+        is one `DataError` naming the cell and the field, and nothing is written."""
+        try:
+            return self._record(cell, original, train_set, made, result, tuning=tuning)
+        except ValidationError as exc:
+            message, where = record_problem(exc)
+            raise DataError(
+                f"the cell's result is no valid record: {message}", file=cell.key, where=where
+            ) from None
+
+    def _record(
         self,
         cell: Cell,
         original: Dataset,

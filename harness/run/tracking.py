@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
+from harness.unprintable import escape_unprintable
+
 os.environ["MLFLOW_DISABLE_TELEMETRY"] = "true"
 os.environ["DO_NOT_TRACK"] = "1"
 
@@ -93,8 +95,10 @@ class Tracker:
         except Exception as exc:  # the store may fail in any way; the record must not
             message = f"MLflow tracking failed ({what}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
             self.failures.append(message)
-            print(
-                f"warning: {message}; results are still written, tracking is off from here",
+            print(  # the store's message may quote names from a submission
+                escape_unprintable(
+                    f"warning: {message}; results are still written, tracking is off from here"
+                ),
                 file=self.stream,
             )
             return None

@@ -5,6 +5,7 @@ Evaluating a valid entry trains, so it lives on the run floor (`harness.run.subm
 Modules, in the order a submission meets them:
     archive.py          safe unpacking of .zip / .tar.gz (paths, links, sizes)
     scan.py             every file: no pickles, no links, size limits
+    manifest_text.py    the manifest file: size and nesting caps, no YAML aliases, printable
     manifest.py         the submission manifest (manifest.json / .yaml)
     condensed.py        reading a condensed set (Parquet as Dataset.save writes it, or TSV)
     condenser_module.py static check of a submitted condenser module (never imported here)

@@ -4,7 +4,8 @@ Rules (docs/submitting.md explains them to submitters):
 
 - ids: every item id in train, histories and items is an item of the original; rewritten
   item text (``items``) covers every original item (its text fields may differ from the
-  original's, e.g. one LLM summary instead of title + abstract);
+  original's, e.g. one LLM summary instead of title + abstract) and its token ids are
+  integers of the original's vocabulary (`harness.text.vocabulary_size`: 0 to 30,521);
 - labels are 0 or 1 and the train set holds at least one positive;
 - no dev/test leakage: a train row may not equal a (user, item) pair of the original dev or
   test split, and a train user is either a train user of the original or a new (synthetic)
@@ -32,6 +33,7 @@ import pandas as pd
 from harness.budget import Budget
 from harness.dataset import Dataset
 from harness.errors import ConfigError, DataError
+from harness.text import vocabulary_size
 from leaderboard.submission.condensed import CondensedTables
 from leaderboard.submission.rejection import SubmissionRejected
 
@@ -261,7 +263,49 @@ def _checked_items(
         raise SubmissionRejected(
             f"item {min(missing)} has no text (rewritten items must cover every item)", file=label
         )
+    vocabulary = vocabulary_size(original.meta)
+    for field in tables.text_fields:
+        _check_tokens(items[field].tolist(), field, vocabulary, label)
     return items[["item_id", *tables.text_fields]].reset_index(drop=True)
+
+
+def _bad_token(tokens, vocabulary: int) -> int | None:
+    """The position of the first token of `tokens` that is no integer in [0, vocabulary)."""
+    array = np.asarray(tokens)
+    if array.size == 0:
+        return None
+    if array.ndim == 1 and array.dtype.kind in "iu":
+        bad = (array < 0) | (array >= vocabulary)
+        return int(np.flatnonzero(bad)[0]) if bad.any() else None
+    return next(
+        (
+            p
+            for p, t in enumerate(tokens)
+            if isinstance(t, bool) or not isinstance(t, int | np.integer) or not 0 <= t < vocabulary
+        ),
+        None,
+    )
+
+
+def _token_text(token) -> str:
+    """An integer token as its digits (NumPy's too), anything else as its repr."""
+    if isinstance(token, int | np.integer) and not isinstance(token, bool):
+        return str(int(token))
+    return repr(token)
+
+
+def _check_tokens(lists: list, field: str, vocabulary: int, label: str) -> None:
+    """Every token id of a rewritten text field is in the original's vocabulary, [0,
+    `vocabulary`): the recommenders' word embedding table has that many rows."""
+    for row, tokens in enumerate(lists):
+        position = _bad_token(tokens, vocabulary)
+        if position is not None:
+            raise SubmissionRejected(
+                f"token id {_token_text(tokens[position])} of {field!r} is not in the original's "
+                f"vocabulary (integers 0 to {vocabulary - 1})",
+                file=label,
+                where=f"row {row}, position {position}",
+            )
 
 
 def budget_users(budget: str, original: Dataset) -> int:

@@ -1,6 +1,7 @@
 """Read a submitted condensed set: Parquet (a folder as `Dataset.save` writes it) or TSV.
 
-TSV form, a folder with (header line required, UTF-8, tab-separated, ids are integers):
+TSV form, a folder with (header line required, UTF-8, tab-separated; ids, labels and token
+ids are non-negative integers in plain ASCII digits, lists separated by single spaces):
     train.tsv      user_id  item_id  label           (label 1 clicked, 0 shown not clicked)
     histories.tsv  user_id  history                  (item ids separated by spaces; optional)
     items.tsv      item_id  <one column per text field of the original, token ids by spaces>
@@ -74,31 +75,58 @@ def read_table(path: Path, label: str, columns: tuple[str, ...]) -> pd.DataFrame
     return frame
 
 
+# an id or a label in a TSV cell: plain ASCII digits, nothing else ("40.9", "1e0", "+3",
+# " 7", "0x10", "NaN", "-1" and an empty cell are refused), at most int64's largest value
+_PLAIN_DIGITS = r"[0-9]+"
+_INT64_MAX = str(2**63 - 1)
+
+
+def plain_integers(text: pd.Series) -> pd.Series:
+    """True where the cell is a plain non-negative decimal integer that fits int64."""
+    digits = text.str.fullmatch(_PLAIN_DIGITS).fillna(False).astype(bool)
+    length = text.str.len()
+    fits = (length < len(_INT64_MAX)) | ((length == len(_INT64_MAX)) & (text <= _INT64_MAX))
+    return digits & fits
+
+
 def int_column(frame: pd.DataFrame, column: str, label: str) -> pd.Series:
-    values = pd.to_numeric(frame[column].str.strip(), errors="coerce")
-    whole = values.notna() & (values.abs() < 2**63) & (values == values.round())
-    bad = ~whole  # "1.5", "1e400" and ids past int64 are no ids
+    """`column` as int64; a cell that is not plain decimal digits is refused with its line."""
+    text = frame[column].astype(str)
+    bad = ~plain_integers(text)
     if bad.any():
         row = int(bad.to_numpy().nonzero()[0][0])
         raise SubmissionRejected(
-            f"{column} must be an integer, got {frame[column].iloc[row]!r}",
+            f"{column} must be an integer in plain digits 0-9 (no sign, point, exponent or "
+            f"spaces), got {text.iloc[row]!r}",
             file=label,
             where=f"line {row + 2}",
         )
-    return values.astype("int64")
+    return text.astype("int64")
+
+
+def _plain_integer(token: str) -> int | None:
+    """The value of a plain-digits token that fits int64, else None."""
+    if not (token.isascii() and token.isdigit()):
+        return None
+    value = int(token)
+    return value if value < 2**63 else None
 
 
 def id_lists(frame: pd.DataFrame, column: str, label: str) -> list[list[int]]:
+    """`column` as lists of ints: plain decimal digits separated by spaces."""
     out = []
     for row, text in enumerate(frame[column].tolist()):
-        try:
-            out.append([int(t) for t in text.split()])
-        except ValueError:
+        tokens = text.split(" ")
+        values = [_plain_integer(t) for t in tokens] if text else []
+        if None in values:
+            bad = tokens[values.index(None)]
             raise SubmissionRejected(
-                f"{column} must be integers separated by spaces",
+                f"{column} must be integers in plain digits 0-9 separated by single spaces, "
+                f"got {bad!r}",
                 file=label,
                 where=f"line {row + 2}",
-            ) from None
+            )
+        out.append(values)
     return out
 
 

@@ -1,22 +1,25 @@
 """The submission manifest: `manifest.json` or `manifest.yaml` at the top of the entry.
 
 Every field is required except `condenser_class`; exactly one of `condensed_set` (a folder
-in the entry) and `condenser_module` (a .py file in the entry) is given.
+in the entry) and `condenser_module` (a .py file in the entry) is given. The file itself is
+capped and parsed by `manifest_text` (size, nesting, no YAML aliases, printable text).
+
+``budget`` is kept in its canonical form, `Budget.label` (``00047`` and `` 47`` are ``47``,
+``5.0%`` is ``5%``), so one budget is one row of the board.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from harness.budget import Budget
 from harness.errors import ConfigError
+from leaderboard.submission.manifest_text import read_manifest_data
 from leaderboard.submission.names import check_method_name
 from leaderboard.submission.rejection import SubmissionRejected
 
@@ -51,11 +54,11 @@ class SubmissionManifest(BaseModel):
         if isinstance(value, str) and not _BUDGET.match(value.strip()):
             raise ValueError("must be a number of users (e.g. 47) or a percentage (e.g. 5%)")
         if isinstance(value, str):
-            try:  # the one Budget: refuses 0 users and shares above 100%
-                Budget.parse(value)
+            try:  # the one Budget: refuses 0 users and shares above 100%; its label is canonical
+                return Budget.parse(value).label
             except ConfigError as exc:
                 raise ValueError(str(exc).removeprefix("budget: ")) from None
-        return value.strip() if isinstance(value, str) else value
+        return value
 
     @field_validator("method")
     @classmethod
@@ -103,11 +106,7 @@ def find_manifest(root: Path) -> Path:
 
 def read_manifest(root: Path) -> SubmissionManifest:
     path = find_manifest(root)
-    try:
-        text = path.read_text(encoding="utf-8")
-        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
-    except (UnicodeDecodeError, json.JSONDecodeError, yaml.YAMLError) as exc:
-        raise SubmissionRejected(f"unreadable manifest: {exc}", file=path.name) from None
+    data = read_manifest_data(path)  # capped, no YAML aliases, printable (manifest_text.py)
     if not isinstance(data, dict):
         raise SubmissionRejected("manifest must be a mapping of fields", file=path.name)
     try:

@@ -62,7 +62,7 @@ from harness.sequences import interaction_equivalents as counted_equivalents
 from leaderboard.submission.checks import budget_users
 from leaderboard.submission.condensed import id_lists, int_column, read_table
 from leaderboard.submission.rejection import SubmissionRejected
-from leaderboard.submission.scan import looks_like_pickle
+from leaderboard.submission.scan import is_headerless_pickle, looks_like_pickle
 
 HARD_FILE = "sequences.tsv"
 HARD_COLUMNS = ("sequence_id", "items")
@@ -185,7 +185,8 @@ def _check_safetensors_bytes(path: Path, label: str) -> None:
     size = path.stat().st_size
     with path.open("rb") as handle:
         head = handle.read(9)
-    if looks_like_pickle(path.name, head):
+        pickled = looks_like_pickle(path.name, head) or is_headerless_pickle(handle, size)
+    if pickled:
         raise SubmissionRejected(
             "pickle data, not safetensors (condbench never unpickles a submitted file)",
             file=label,

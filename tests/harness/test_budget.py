@@ -71,3 +71,12 @@ def test_one_rounding_rule_round_to_nearest(share, users):
 def test_share_counts_all_train_users_but_never_asks_for_more_than_the_population():
     assert Budget.parse("5%").resolve(100, all_users=939) == 47
     assert Budget.parse("50%").resolve(100, all_users=939) == 100
+
+
+def test_canonical_label_makes_equal_budgets_one_label():
+    from harness.budget import canonical_label
+
+    for written, label in [("00047", "47"), (" 47", "47"), ("47.0", "47"), ("5.0%", "5%"),
+                           ("05%", "5%"), ("0.05", "5%"), ("ALL", "all"), ("all", "all")]:  # fmt: skip
+        assert canonical_label(written) == label, written
+    assert canonical_label(" not a budget ") == "not a budget"

@@ -165,3 +165,19 @@ def test_without_original_score_and_delta_random_against_the_release_random_set(
     assert random.delta_random_score == 0.0 and random.delta_random_score_ci95 is None
     low, high = tfdcon.score_ci95
     assert low < tfdcon.score < high
+
+
+def test_equal_budgets_written_differently_are_one_entry():
+    written = {"tfdcon": ["47", "047", " 47"], "random": ["47", "00047"]}
+    records = [make_record(method="original", budget="all", ratio=None)]
+    for method, budgets in written.items():
+        records += [make_record(method=method, budget=b, seed=s) for s, b in enumerate(budgets)]
+    records += [make_record(budget=b, seed=s) for s, b in enumerate(["5%", "5.0%"])]
+    entries = {(e.method, e.budget): e for e in aggregate(records)}
+    expected = [("original", "all"), ("random", "47"), ("tfdcon", "47"), ("tfdcon", "5%")]
+    assert sorted(entries) == expected
+    assert entries[("tfdcon", "47")].seeds == [0, 1, 2]
+    assert entries[("tfdcon", "5%")].seeds == [0, 1]
+    assert entries[("tfdcon", "47")].delta_random is not None  # its random entry is found
+    with pytest.raises(DataError, match="two records for one cell"):
+        aggregate([make_record(budget="47"), make_record(budget="047")])

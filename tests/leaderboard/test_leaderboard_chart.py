@@ -9,6 +9,7 @@ from leaderboard_factory import METRICS, make_record
 
 from leaderboard.aggregate import aggregate
 from leaderboard.chart import build_chart, pareto_front
+from leaderboard.record import SizeInfo
 
 
 def test_pareto_front_keeps_only_undominated_points():
@@ -31,7 +32,9 @@ def test_chart_positions_and_skips():
     records += [make_record(method="a", ratio=0.001, metrics={m: 0.6 for m in METRICS})]
     records += [make_record(method="b", ratio=0.1, metrics={m: 0.7 for m in METRICS})]
     records += [make_record(method="no-size", ratio=None, metrics={m: 0.7 for m in METRICS})]
-    records += [make_record(method="nan", ratio=0.05, metrics={m: math.nan for m in METRICS})]
+    # records refuse NaN metrics; the chart still skips an entry without a finite Quality
+    nan_metrics = {"metrics": {m: math.nan for m in METRICS}}
+    records += [make_record(method="nan", ratio=0.05).model_copy(update=nan_metrics)]
     entries = aggregate(records)
     chart = build_chart(entries, {e.slug: f"entries/{e.slug}.html" for e in entries})
     assert chart.skipped == 2
@@ -44,3 +47,20 @@ def test_chart_positions_and_skips():
     assert [t.label for t in chart.x_ticks] == ["0.1%", "1%", "10%", "100%"]
     assert {line.label.split(" ")[0] for line in chart.reference_lines} == {"chance", "popularity"}
     assert chart.pareto_points.count(",") == 5  # a, step, b, step, original
+
+
+@pytest.mark.parametrize("ratio", [5e-324, 1e-300, 1e-13, 1e13, 1e300, 1.7e308])
+def test_an_extreme_ratio_is_skipped_not_a_crash(ratio):
+    """Records refuse 0, negative, NaN and infinite ratios; a finite one far off the axis
+    (subnormal, huge) is skipped like an entry without a ratio."""
+    records = [
+        make_record(method="original", budget="all", ratio=None),
+        make_record(method="b", ratio=0.1),
+        make_record(method="a", ratio=0.1).model_copy(
+            update={"sizes": SizeInfo(ratio_overall=ratio)}
+        ),
+    ]
+    entries = aggregate(records)
+    chart = build_chart(entries, {e.slug: f"entries/{e.slug}.html" for e in entries})
+    assert chart.skipped == 1 and {m.method for m in chart.markers} == {"original", "b"}
+    assert [t.label for t in chart.x_ticks] == ["10%", "100%"]

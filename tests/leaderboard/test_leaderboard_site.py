@@ -17,7 +17,7 @@ from leaderboard_factory import make_grid, make_record, make_sequential_record
 from harness.cli import main
 from harness.errors import DataError
 from leaderboard.aggregate import aggregate
-from leaderboard.downloads import guard_cell
+from leaderboard.downloads import entries_csv, guard_cell
 from leaderboard.record import SizeInfo, write_record
 from leaderboard.site import SITE_MARKER, LoadedRecord, load_results, render_site
 
@@ -298,3 +298,20 @@ def test_two_files_for_one_cell_name_both(tmp_path: Path):
     with pytest.raises(DataError, match="the same cell as") as caught:
         render_site(load_results(results), tmp_path / "site")
     assert str(copy) in str(caught.value) and str(first) in str(caught.value)
+
+
+LEADS = [" ", "   ", "\u00a0", "\u2003", "\u3000", "\u200b", "\u202e", " \n"]
+
+
+@pytest.mark.parametrize("lead", LEADS)
+@pytest.mark.parametrize("formula", ["=cmd|' /C calc'!A0", "+1+1", "-2+3", "@SUM(A1)"])
+def test_csv_guards_formulas_after_leading_spaces_and_invisible_characters(lead, formula):
+    assert guard_cell(lead + formula) == "'" + lead + formula
+    (entry,) = aggregate([make_record(authors=lead + formula)])
+    (row,) = csv.DictReader(io.StringIO(entries_csv([entry])))
+    assert row["authors"] == "'" + lead + formula
+
+
+@pytest.mark.parametrize("text", ["A. Author", " plain text", "\u00a0x = 1", "a-b", "", "  "])
+def test_csv_leaves_cells_that_start_with_no_formula(text):
+    assert guard_cell(text) == text

@@ -56,3 +56,38 @@ def test_error_lines_are_escaped(tmp_path):
     assert result.exit_code == 2
     assert "\x1b" not in result.stderr and "\r" not in result.stderr
     assert "[2Jx" in result.stderr  # shown as text
+
+
+def test_emitted_text_progress_lines_and_c1_controls_are_escaped():
+    import io
+
+    import click
+
+    from harness.progress import Progress
+
+    def command():
+        emit({}, False, "method\x9b31m\u2066x\u2069")
+
+    result = CliRunner().invoke(click.command()(command))
+    assert "\x9b" not in result.stdout and "\u2066" not in result.stdout
+    assert "\\x9b31m" in result.stdout and "\\u2066" in result.stdout
+    stream = io.StringIO()
+    with Progress(total=1, desc="evil\x1b[2J", file=stream, leave=True) as bar:
+        bar.write("cell \u202eevil\x1b]0;title\x07")
+        bar.update()
+    assert not any(c in stream.getvalue() for c in "\x1b\x07\u202e")
+    assert "evil\\x1b[2J: 1/1" in stream.getvalue() and "\\u202eevil" in stream.getvalue()
+
+
+def test_a_hostile_member_name_in_a_rejection_prints_escaped(tmp_path):
+    import zipfile
+
+    from harness.cli import main
+
+    entry = tmp_path / "entry.zip"
+    with zipfile.ZipFile(entry, "w") as archive:
+        archive.writestr("/abs\x1b[2J\u202eevil.tsv", "x")
+    result = CliRunner().invoke(main, ["submit", str(entry), "--validate-only"])
+    assert result.exit_code == 1 and "absolute paths" in result.stderr
+    assert "\x1b" not in result.stderr and "\u202e" not in result.stderr
+    assert "\\x1b[2J\\u202eevil.tsv" in result.stderr

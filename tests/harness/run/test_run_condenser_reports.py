@@ -124,3 +124,21 @@ def test_a_bad_own_evaluation_fails_the_cell_before_anything_is_cached(
         runner.condensed(cell, runner.original(cell.dataset))
     assert info.value.where == "own-recipe.metrics.NDCG@10"
     assert not (tmp_path / "cache" / "condensed").exists()
+
+
+def test_a_nan_metric_fails_the_cell_with_one_line_and_writes_no_record(
+    reporting, tiny_folder, tmp_path, monkeypatch
+):
+    from harness.run.runner import CellResult
+    from leaderboard.record import Timings
+
+    def nan_result(self, cell, train_set, original, on_epoch=None):
+        return CellResult({"AUC": float("nan")}, {}, 0, 3, Timings())
+
+    monkeypatch.setattr(GridRunner, "train_and_evaluate", nan_result)
+    (tmp_path / "run").mkdir()
+    runner, cell = _runner(tiny_folder, tmp_path / "run")
+    with pytest.raises(DataError, match="no valid record: .*finite") as info:
+        runner.run_cell(cell)
+    assert info.value.file == cell.key and info.value.where == "metrics.AUC"
+    assert not cell.record_path(runner.results_dir).exists()
