@@ -40,6 +40,7 @@ from harness.dataset import Dataset
 from harness.errors import CondbenchError
 from harness.run.sandboxed_condense import REPORT_PREFIX
 from harness.typed import Settings
+from harness.unprintable import escape_unprintable
 from leaderboard.submission.archive import unpack_archive
 from leaderboard.submission.limits import MIB, Limits
 from leaderboard.submission.rejection import SubmissionRejected
@@ -194,11 +195,6 @@ def sandbox_image_id(client, image: str) -> str:
     return digests[0] if digests else found.id
 
 
-def _escaped(text: str) -> str:
-    """Every non-printable character (controls, ANSI escapes, bidi, line breaks) as an escape."""
-    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
-
-
 def _last_report(logs: bytes) -> str:
     """The sandbox's last report line, else the last line of its stderr, cut and escaped."""
     lines = [line.strip() for line in logs.decode("utf-8", "replace").splitlines() if line.strip()]
@@ -206,7 +202,7 @@ def _last_report(logs: bytes) -> str:
     text = (reports or lines or ["(no output)"])[-1].removeprefix(REPORT_PREFIX).strip()
     if len(text) > REPORT_MAX_CHARS:
         text = text[:REPORT_MAX_CHARS] + "..."
-    return _escaped(text)
+    return escape_unprintable(text)
 
 
 def _wait(container, wall_s: int) -> bool:
@@ -261,7 +257,7 @@ def _refused_by_docker() -> Iterator[None]:
     except docker.errors.APIError as exc:
         explanation = exc.explanation or str(exc)
         raise SandboxUnavailable(
-            f"Docker refused the sandbox: {_escaped(str(explanation))}"
+            f"Docker refused the sandbox: {escape_unprintable(str(explanation))}"
         ) from None
 
 
