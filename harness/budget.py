@@ -90,6 +90,10 @@ class Budget:
             return value
         if isinstance(value, bool):
             raise ConfigError(f"budget: expected a number of users or a share, got {value!r}")
+        if isinstance(value, float | int | np.integer) and not value > 0:  # 0, -5, nan
+            raise ConfigError(
+                f"budget: {value!r} is not a positive number of users (47) or share (5% or 0.05)"
+            )
         if isinstance(value, int | np.integer):
             return cls(users=int(value))
         if isinstance(value, float):
@@ -111,6 +115,10 @@ class Budget:
                 f"budget: {value!r} is neither a number of users (47), a share (5% or 0.05) "
                 f"nor {ALL_USERS!r}"
             ) from None
+        if not number > 0:
+            raise ConfigError(
+                f"budget: {text!r} is not a positive number of users (47) or share (5% or 0.05)"
+            )
         return cls.parse(number)
 
     @property

@@ -5,11 +5,15 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
+import functools
 import os
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+from harness.unprintable import escape_unprintable
 
 
 def cache_root(override: str | os.PathLike | None = None) -> Path:
@@ -21,9 +25,43 @@ def cache_root(override: str | os.PathLike | None = None) -> Path:
 
 
 def mirror_dir(override: str | os.PathLike | None = None) -> Path | None:
-    """The mirror folder tried before the network: `override`, else $CONDBENCH_MIRROR."""
+    """The mirror folder tried before the network: `override`, else $CONDBENCH_MIRROR. A
+    folder that does not exist is said so on stderr (once per process and folder), then
+    left out: the data comes from the cache or the network."""
     value = override or os.environ.get("CONDBENCH_MIRROR")
-    return Path(value).expanduser().resolve() if value else None
+    if not value:
+        return None
+    folder = Path(value).expanduser().resolve()
+    if not folder.is_dir():
+        _say_missing_mirror(str(folder))
+        return None
+    return folder
+
+
+@functools.cache
+def _say_missing_mirror(folder: str) -> None:
+    print(
+        f"warning: mirror folder {escape_unprintable(folder)} does not exist: "
+        "using the cache and the network instead",
+        file=sys.stderr,
+    )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def created_file_mode() -> int:
+    """The mode a new file gets under this process's umask (0644 under the usual 022):
+    what atomic writes give their files, instead of a temporary file's 0600."""
+    return 0o666 & ~_umask()
+
+
+def created_folder_mode() -> int:
+    """The mode a new folder gets under the umask (0755 under 022), not mkdtemp's 0700."""
+    return 0o777 & ~_umask()
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
@@ -32,6 +70,7 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, created_file_mode())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -72,6 +111,7 @@ def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"))
     try:
+        tmp.chmod(created_folder_mode())
         yield tmp
         _move_into_place(tmp, path)
     finally:

@@ -11,9 +11,11 @@ from typing import Annotated, Any
 
 from pydantic import AfterValidator, BeforeValidator, Field, TypeAdapter, ValidationError
 
-from harness.typed import int_at_least, problems_error, problems_of
+from harness.typed import check, int_at_least, problems_error, problems_of
 
 SEEDS_HELP = "a range 0-4, a list 0,1,2 or one seed"
+SEED_LIMIT = 2**32  # seeds are in [0, 2^32): what NumPy's and torch's seeding take
+MAX_SEEDS = 10_000  # seeds one grid or command may name (a range is expanded)
 
 
 def _from_text(value: Any) -> Any:
@@ -29,9 +31,12 @@ def _from_text(value: Any) -> Any:
             continue  # "" -> no seeds: reported as empty
         low, dash, high = part.partition("-")
         try:
-            span = list(range(int(low), int(high) + 1)) if dash else [int(part)]
+            bounds = (int(low), int(high)) if dash else (int(part), int(part))
         except ValueError:
             raise ValueError(f"cannot read {part!r}; use e.g. 0-4 or 0,1,2") from None
+        if bounds[1] - bounds[0] >= MAX_SEEDS:
+            raise ValueError(f"range {part!r} names more than {MAX_SEEDS} seeds")
+        span = list(range(bounds[0], bounds[1] + 1))
         if dash and not span:
             raise ValueError(f"range {part!r} is empty")
         seeds.extend(span)
@@ -43,11 +48,15 @@ def _unique(seeds: list[int]) -> list[int]:
 
 
 # the field type of ``grid.seeds``: errors name the item (``grid.seeds[1]: must be an integer``)
+Seed = Annotated[
+    int_at_least(0, "must be a non-negative integer, got {value!r}"),
+    check(lambda v: v < SEED_LIMIT, f"must be below 2^32 ({SEED_LIMIT}), got {{value!r}}"),
+]
 Seeds = Annotated[
-    list[int_at_least(0, "must be a non-negative integer, got {value!r}")],
+    list[Seed],
     BeforeValidator(_from_text),
     AfterValidator(_unique),
-    Field(min_length=1),
+    Field(min_length=1, max_length=MAX_SEEDS),
 ]
 
 _SEEDS: TypeAdapter[list[int]] = TypeAdapter(Seeds)

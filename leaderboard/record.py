@@ -34,6 +34,8 @@ from harness.budget import canonical_label
 from harness.errors import DataError
 from harness.metrics import metric_value_problem
 from harness.paths import atomic_write_text
+from harness.seeds import Seed
+from harness.structured_text import TextRefused, check_size, load_json_text
 from harness.tracks import DEFAULT_TRACK
 
 RECORD_SCHEMA_VERSION = 2  # 2: `track` names the protocol (schema 1 records are all content)
@@ -243,7 +245,7 @@ class ResultRecord(_Strict):
     method: MethodInfo
     budget: str  # "all" for original, else e.g. "47" (users) or "5%"
     recommender: str
-    seed: int
+    seed: Seed  # [0, 2^32)
     # every metric value is finite and within its metric's range (`check_metric_values`)
     metrics: MetricValues  # test metrics of this seed, names as parsed by harness.metrics
     dev_metrics: MetricValues = Field(default_factory=dict)
@@ -331,7 +333,10 @@ def record_json(record: ResultRecord) -> str:
 def write_record(record: ResultRecord, results_dir: str | Path) -> Path:
     """Write atomically: a crash leaves the old record or the new one, never half of one."""
     path = Path(results_dir) / record.relative_path()
-    atomic_write_text(path, record_json(record))
+    try:
+        atomic_write_text(path, record_json(record))
+    except OSError as exc:  # a full disk, a read-only folder: one line, the old record kept
+        raise DataError(f"cannot write the record: {exc.strerror or exc}", file=str(path)) from None
     return path
 
 
@@ -342,11 +347,19 @@ def upgrade_record(data: Any) -> Any:
     return data
 
 
+# a record is a few KB (the largest committed one: under 20 KB) and nests 5 levels deep
+MAX_RECORD_BYTES = 4 * 1024 * 1024
+MAX_RECORD_DEPTH = 32
+
+
 def read_record(path: str | Path) -> ResultRecord:
     """Read one record file, of this schema or an older one (`upgrade_record`)."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        check_size(path.stat().st_size, MAX_RECORD_BYTES, "the record")
+        data = load_json_text(path.read_text(encoding="utf-8"), MAX_RECORD_DEPTH)
+    except TextRefused as exc:
+        raise DataError(f"refused result record: {exc}", file=str(path)) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(f"unreadable result record: {exc}", file=str(path)) from None
     try:

@@ -25,9 +25,10 @@ import numpy as np
 from condensers import registry
 from condensers.base import train_users
 from condensers.context import CondenseContext
+from condensers.llm.spec import parse_spec
 from condensers.registry import available
 from harness.budget import Budget
-from harness.cli.options import param_option, parse_pairs
+from harness.cli.options import SEED, existing_mirror, param_option, parse_pairs
 from harness.cli.output import emit_json, say
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import ConfigError
@@ -53,7 +54,7 @@ from recommenders.settings import TrainSettings
 @param_option("parameter of the method (repeatable), e.g. --param alpha=0.5 --param m=2")
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="seed of the method and of the user encoder",
@@ -81,7 +82,13 @@ from recommenders.settings import TrainSettings
     default=None,
     help="condense only the N lowest-id train users and the items they touch (quick runs)",
 )
-@click.option("--mirror", type=click.Path(file_okay=False), default=None, help="data mirror folder")
+@click.option(
+    "--mirror",
+    type=click.Path(file_okay=False),
+    default=None,
+    callback=existing_mirror,
+    help="data mirror folder",
+)
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help="cache root")
 @click.option(
     "-o",
@@ -111,6 +118,7 @@ def condense(
     """Condense DATASET with METHOD under BUDGET and write the condensed set to OUTPUT."""
     check_output_folder(Path(output))
     parsed_budget = Budget.parse(budget)
+    parse_spec(llm_spec)  # a bad --llm fails here, even for a method that never asks the LLM
     condenser = make_condenser(method, params)
     ctx = CondenseContext(
         cache_dir=cache,

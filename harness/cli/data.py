@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from harness.cli.options import SEED, existing_mirror
 from harness.cli.output import emit_json, say, table
 from harness.errors import ConfigError, DataError
 
@@ -23,7 +24,13 @@ def data() -> None:
 
 @data.command()
 @click.argument("name")
-@click.option("--mirror", type=click.Path(file_okay=False), default=None, help=MIRROR_HELP)
+@click.option(
+    "--mirror",
+    type=click.Path(file_okay=False),
+    default=None,
+    callback=existing_mirror,
+    help=MIRROR_HELP,
+)
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help=CACHE_HELP)
 def fetch(name: str, mirror: str | None, cache: str | None) -> None:
     """Fetch NAME (sha256-checked) and convert every variant into the cache."""
@@ -38,7 +45,13 @@ def fetch(name: str, mirror: str | None, cache: str | None) -> None:
 @data.command()
 @click.argument("name")
 @click.option("--variant", default="original", show_default=True, help="which train set")
-@click.option("--mirror", type=click.Path(file_okay=False), default=None, help=MIRROR_HELP)
+@click.option(
+    "--mirror",
+    type=click.Path(file_okay=False),
+    default=None,
+    callback=existing_mirror,
+    help=MIRROR_HELP,
+)
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help=CACHE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
 def stats(name: str, variant: str, mirror: str | None, cache: str | None, as_json: bool) -> None:
@@ -119,9 +132,15 @@ def list_datasets(cache: str | None, as_json: bool) -> None:
 )
 @click.option("--min-count", type=int, default=5, show_default=True, help="the one k-core pass: k")
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="seed of the sampled test negatives"
+    "--seed", type=SEED, default=0, show_default=True, help="seed of the sampled test negatives"
 )
-@click.option("--mirror", type=click.Path(file_okay=False), default=None, help=MIRROR_HELP)
+@click.option(
+    "--mirror",
+    type=click.Path(file_okay=False),
+    default=None,
+    callback=existing_mirror,
+    help=MIRROR_HELP,
+)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
 def import_files(
     format_name: str,

@@ -9,6 +9,8 @@ import click
 import yaml
 
 from harness.errors import ConfigError
+from harness.paths import mirror_dir
+from harness.seeds import SEED_LIMIT
 
 
 def param_option(help_text: str):
@@ -30,3 +32,15 @@ def parse_pairs(pairs: tuple[str, ...], option: str) -> dict:
         except yaml.YAMLError:
             raise ConfigError(f"{option} {key.strip()}: cannot read {value!r}") from None
     return values
+
+
+# a seed on the command line: [0, 2^32), as in configs (`harness.seeds.SEED_LIMIT`)
+SEED = click.IntRange(0, SEED_LIMIT - 1)
+
+
+def existing_mirror(ctx: click.Context, param: click.Parameter, value):
+    """The `--mirror` callback: a folder that does not exist is said so (one line), then left
+    out, so the data comes from the cache or the network (`harness.paths.mirror_dir`)."""
+    if value is None:
+        return None
+    return value if mirror_dir(value) is not None else None

@@ -9,12 +9,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
 
 import click
 
 from harness.cli.container import maybe_run_in_container
+from harness.cli.options import existing_mirror
 from harness.cli.output import clean, emit_json, say, table
 from harness.errors import CheckFailed, ConfigError
 from harness.progress import Progress, progress
@@ -48,6 +50,7 @@ def data_options(command: Callable) -> Callable:
     command = click.option(
         "--mirror",
         type=click.Path(file_okay=False, path_type=Path),
+        callback=existing_mirror,
         help="Data mirror folder (else $CONDBENCH_MIRROR).",
     )(command)
     return command
@@ -144,13 +147,16 @@ def run(
         raise ConfigError(f"--only {only!r} matches no cell of {config_path}")
     todo, done = pending_cells(cells, results_dir)
     say(f"grid: {len(cells)} cells, {len(done)} done, {len(todo)} to run", err=True)
+    planner = GridRunner(config, results_dir, cache=cache, mirror=mirror)
+    try:  # before any work: a budget above a dataset's users names the config key
+        planner.check_budgets(todo)
+    except ConfigError as exc:
+        raise ConfigError(f"{config_path}: {exc}") from None
     tracker = make_tracker(config, results_dir, tracking_uri, not no_tracking)
     tracker.settle_done({cell.key for cell in done})
     command = command_line()
     if workers == 1 or len(todo) <= 1:
-        runner = GridRunner(
-            config, results_dir, tracker, cache=cache, mirror=mirror, command=command
-        )
+        runner = replace(planner, tracker=tracker, command=command)  # its datasets loaded
         with Progress(len(todo), desc="grid", unit="cell", leave=True) as bar:
             for cell in todo:
                 bar.write(clean(f"cell {cell.key}"))
@@ -375,10 +381,12 @@ def results():
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 def show(results_dir, as_json):
-    """The records under DIR (default results/) as a table."""
-    from leaderboard.record import read_records  # lazy: pandas (~0.4 s); run --help need not
+    """The records under DIR (default results/) as a table; DIR may be one record file."""
+    # lazy: pandas (~0.4 s); run --help need not
+    from leaderboard.record import read_record, read_records
 
-    records = read_records(results_dir)
+    path = Path(results_dir)
+    records = [read_record(path)] if path.is_file() else read_records(path)
     rows = [record_row(r) for r in records]
     if as_json:
         emit_json({"results": str(results_dir), "count": len(rows), "records": rows})

@@ -19,7 +19,7 @@ from typing import Any
 
 import click
 
-from harness.cli.options import param_option, parse_pairs
+from harness.cli.options import existing_mirror, param_option, parse_pairs
 from harness.cli.output import emit_json, say, table
 from harness.errors import ConfigError
 from harness.seeds import SEEDS_HELP, parse_seeds
@@ -209,6 +209,7 @@ def format_report(report: dict) -> str:
 @click.option(
     "--mirror",
     type=click.Path(file_okay=False, path_type=Path),
+    callback=existing_mirror,
     help="Data mirror folder tried before the network.",
 )
 @click.option("--cache", type=click.Path(file_okay=False, path_type=Path), help="Cache root.")

@@ -3,6 +3,13 @@
 Nothing is extracted to disk; still, an archive holding an absolute path, a '..' component,
 a drive letter or a link is refused as a whole, since such an archive is not what the
 publisher ships.
+
+A member is read only when its declared size is at most `MAX_MEMBER_BYTES` and at most
+`MAX_COMPRESSION_RATIO` times its compressed size (text compresses 3-10 times; a "zip bomb"
+thousands of times), and it is streamed in chunks, refused as soon as it yields more than
+it declared: a small archive that would unpack to gigabytes is refused before its bytes are
+in memory (MIND publishes no hash, so this is its only guard). An encrypted member or an
+unsupported compression method is one `DataError`, as is a damaged one.
 """
 
 from __future__ import annotations
@@ -12,6 +19,10 @@ import zipfile
 from pathlib import Path, PurePosixPath
 
 from harness.errors import DataError
+
+MAX_MEMBER_BYTES = 8 * 1024**3  # MIND-large's behaviors.tsv is about 1.4 GB
+MAX_COMPRESSION_RATIO = 100
+_CHUNK = 1 << 20
 
 
 def check_member_name(name: str, archive: str) -> None:
@@ -42,7 +53,47 @@ def read_member(archive: zipfile.ZipFile, suffix: str) -> tuple[str, bytes]:
     if len(matches) != 1:
         found = "no member" if not matches else f"{len(matches)} members"
         raise DataError(f"{found} named {suffix!r} in archive", file=source)
+    info = archive.getinfo(matches[0])
+    check_declared_size(info, source)
     try:
-        return matches[0], archive.read(matches[0])
+        return matches[0], _read_capped(archive, info, source)
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise DataError(f"damaged member {matches[0]!r}: {exc}", file=source) from None
+    except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
+        raise DataError(f"member {matches[0]!r} cannot be read: {exc}", file=source) from None
+    except NotImplementedError as exc:  # zipfile: "That compression method is not supported"
+        raise DataError(f"member {matches[0]!r}: {exc}", file=source) from None
+
+
+def check_declared_size(info: zipfile.ZipInfo, source: str) -> None:
+    """Refuse a member declaring more than `MAX_MEMBER_BYTES`, or more than
+    `MAX_COMPRESSION_RATIO` times its compressed bytes, before reading any of it."""
+    if info.file_size > MAX_MEMBER_BYTES:
+        raise DataError(
+            f"member {info.filename!r} declares {info.file_size} bytes, over the limit of "
+            f"{MAX_MEMBER_BYTES}",
+            file=source,
+        )
+    if info.file_size > MAX_COMPRESSION_RATIO * max(info.compress_size, 1) + _CHUNK:
+        raise DataError(
+            f"member {info.filename!r} would unpack {info.file_size} bytes from "
+            f"{info.compress_size}: over {MAX_COMPRESSION_RATIO} times (a zip bomb?)",
+            file=source,
+        )
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
+    """The member's bytes, streamed; refused once it yields more than it declared."""
+    parts: list[bytes] = []
+    read = 0
+    with archive.open(info) as member:
+        while chunk := member.read(_CHUNK):
+            read += len(chunk)
+            if read > info.file_size:
+                raise DataError(
+                    f"member {info.filename!r} yields more than the {info.file_size} bytes "
+                    "it declares",
+                    file=source,
+                )
+            parts.append(chunk)
+    return b"".join(parts)

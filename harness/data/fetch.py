@@ -53,9 +53,9 @@ def _check_hash(remote: RemoteFile, path: Path, origin: str) -> None:
         return
     actual = sha256_of(path)
     if actual != remote.sha256:
-        raise DataError(
-            f"sha256 mismatch for {remote.path} from {origin}: expected {remote.sha256}, got {actual}",
-            file=str(path),
+        raise DataError(  # named by where it came from, not by the temporary file checked
+            f"sha256 mismatch: expected {remote.sha256}, got {actual} (the file was not kept)",
+            file=origin.removeprefix("mirror "),
         )
 
 

@@ -34,11 +34,13 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from condensers import registry as condenser_registry
+from condensers.llm.spec import parse_spec
 from harness.budget import ALL_USERS, Budget
 from harness.data import DATASETS
 from harness.errors import ConfigError
 from harness.metrics import parse_metrics
 from harness.seeds import Seeds
+from harness.structured_text import TextRefused, check_size, load_yaml_text
 from harness.tracks import DEFAULT_TRACK
 from harness.typed import Problem, key_path, problems_error, problems_of
 from harness.typed import Strict as _Strict  # frozen, extra="forbid": one validation style
@@ -266,17 +268,24 @@ def _without_broken_keys(
         return None, left_out
 
 
+# a config is a few KB; YAML anchors are fine in a config (the user's own file)
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_CONFIG_DEPTH = 32
+
+
 def load_config(path: str | Path) -> ExperimentConfig:
     """Read and validate a YAML config file (dataset folders resolve relative to it)."""
     path = Path(path)
     try:
+        check_size(path.stat().st_size, MAX_CONFIG_BYTES, "the config")
         text = path.read_text(encoding="utf-8")
+        data = load_yaml_text(text, MAX_CONFIG_DEPTH)
     except FileNotFoundError:
         raise ConfigError(f"{path}: config file not found") from None
+    except TextRefused as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: unreadable config: {exc}") from None
-    try:
-        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         where = getattr(exc, "problem_mark", None)
         line = f" (line {where.line + 1})" if where is not None else ""
@@ -314,9 +323,41 @@ def registry_problems(config: ExperimentConfig) -> list[Problem]:
     _check_datasets(config, problems)
     _check_recommenders(config, problems)
     _check_condensers(config, problems)
+    _check_llm_specs(config, problems)
     if config.track in TRACKS:
         problems += typed_problems(TRACKS.get(config.track).settings, config.training, "training")
+        _check_model_options(config, problems)
     return problems
+
+
+def _check_llm_specs(config: ExperimentConfig, problems: list[Problem]) -> None:
+    """`llm` and every condenser's `llm`: a spec the LLM layer reads (not yet reached)."""
+    specs = [("llm", config.llm)]
+    specs += [(f"grid.condensers[{i}].llm", c.llm) for i, c in enumerate(config.grid.condensers)]
+    for where, spec in specs:
+        if spec is None:
+            continue
+        try:
+            parse_spec(spec)
+        except ConfigError as exc:
+            problems.append(Problem(where, str(exc)))
+
+
+def _check_model_options(config: ExperimentConfig, problems: list[Problem]) -> None:
+    """`training.model_options` against every grid recommender's own options model."""
+    options = config.training.get("model_options")
+    if not isinstance(options, dict) or not options:
+        return  # absent, or its type is the training settings' problem
+    learners = TRACKS.get(config.track).learners
+    for name in config.grid.recommenders:
+        if name not in learners:
+            continue  # reported by _check_recommenders
+        learner = learners.get(name)
+        kind = getattr(learner, "Options", None) or getattr(learner, "Config", None)
+        if kind is None:
+            continue
+        for problem in typed_problems(kind, options, "training.model_options"):
+            problems.append(Problem(problem.path, f"{name}: {problem.message}"))
 
 
 def _check_datasets(config: ExperimentConfig, problems: list[Problem]) -> None:

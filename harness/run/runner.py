@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from condensers import registry
 from condensers.context import EXTRA_EVALUATIONS, CondenseContext
-from harness.budget import Budget
+from harness.budget import Budget, train_users
 from harness.data import load_dataset
 from harness.dataset import NEGATIVES_CATALOGUE, NEGATIVES_ORIGINAL, Dataset
 from harness.errors import ConfigError, DataError, unknown_field
@@ -70,6 +70,8 @@ CONDENSED_KEY_VERSION = 1
 IDENTITY_CONDENSER = "original"  # returns its input: never cached
 ONLY_KEYS = {"dataset": "dataset", "method": "method", "budget": "budget", "model": "recommender",
              "recommender": "recommender", "seed": "seed"}  # fmt: skip
+
+RELEASE_PREFIX = "release-"  # a release entry: its budget is its set's own
 
 
 # ---- cells ----------------------------------------------------------------------------------
@@ -218,6 +220,27 @@ class GridRunner:
                 )
             self.track.check_dataset(self._datasets[reference])
         return self._datasets[reference]
+
+    def check_budgets(self, cells: list[Cell]) -> None:
+        """A budget of more users than a dataset's train users with a positive is one
+        `ConfigError` naming the config key, before any cell runs (a share never asks for
+        more; a release entry's budget is its set's own)."""
+        for cell in {(c.dataset, c.method, c.budget, c.condenser): c for c in cells}.values():
+            if cell.condenser.startswith(RELEASE_PREFIX):
+                continue
+            try:
+                users = Budget.parse(cell.budget).users
+            except ConfigError:
+                continue
+            if users is None:
+                continue
+            population = len(train_users(self.original(cell.dataset)))
+            if users > population:
+                index = [c.method for c in self.config.grid.condensers].index(cell.method)
+                raise ConfigError(
+                    f"grid.condensers[{index}].budgets: {users} users asked for; "
+                    f"{cell.dataset_name} has only {population} train users with a positive"
+                )
 
     @property
     def track(self) -> Track:
@@ -447,7 +470,7 @@ class GridRunner:
                 label=method_label(cell),
                 **method_description(cell),
                 params=made.get("params", {}),
-                source="release" if cell.condenser.startswith("release-") else "condbench",
+                source="release" if cell.condenser.startswith(RELEASE_PREFIX) else "condbench",
             ),
             budget=cell.budget,
             recommender=cell.recommender,

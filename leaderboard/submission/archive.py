@@ -99,20 +99,57 @@ def unpack_archive(path: Path, target: Path, limits: Limits) -> Path:
         if isinstance(exc, FileExistsError):
             raise SubmissionRejected("archive holds the same file twice", file=str(path)) from None
         raise SubmissionRejected(f"unreadable archive: {exc}", file=str(path)) from None
+    except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
+        raise SubmissionRejected(f"encrypted archive member: {exc}", file=str(path)) from None
+    except NotImplementedError as exc:  # zipfile: an unsupported compression method
+        raise SubmissionRejected(f"unreadable archive member: {exc}", file=str(path)) from None
     return target
+
+
+def _listed_within_limits(
+    members: Iterator[tuple[Member, Callable[[], BinaryIO]]], limits: Limits
+) -> list[tuple[Member, Callable[[], BinaryIO]]]:
+    """Every member, after the count and the declared sizes are checked against the limits:
+    nothing is written when the headers already say the archive is too large."""
+    listed: list[tuple[Member, Callable[[], BinaryIO]]] = []
+    declared = 0
+    for member, open_member in members:
+        listed.append((member, open_member))
+        if len(listed) > limits.max_files:
+            raise SubmissionRejected(f"archive has more than {limits.max_files} members")
+        declared += 0 if member.is_dir else member.size
+        if declared > limits.max_total_bytes:
+            raise SubmissionRejected(
+                f"archive declares over the total size limit of {limits.max_total_bytes} bytes"
+            )
+    return listed
+
+
+def _refuse_file_folder_clash(target: Path, relative: PurePosixPath, member: Member) -> None:
+    """A name that is a file in one member and a folder in another, named as such."""
+    for depth in range(1, len(relative.parts) + 1):
+        path = target.joinpath(*relative.parts[:depth])
+        last = depth == len(relative.parts)
+        if path.is_file() and (not last or member.is_dir):
+            name = "/".join(relative.parts[:depth])
+            raise SubmissionRejected(
+                f"archive holds {name!r} both as a file and as a folder", file=member.name
+            )
+        if last and path.is_dir() and not member.is_dir:
+            raise SubmissionRejected(
+                f"archive holds {member.name!r} both as a file and as a folder", file=member.name
+            )
 
 
 def _unpack_members(
     members: Iterator[tuple[Member, Callable[[], BinaryIO]]], target: Path, limits: Limits
 ) -> None:
+    listed = _listed_within_limits(members, limits)
     total = 0
-    count = 0
-    for member, open_member in members:
+    for member, open_member in listed:
         relative = safe_member_path(member.name)
         destination = target.joinpath(*relative.parts)
-        count += 1
-        if count > limits.max_files:
-            raise SubmissionRejected(f"archive has more than {limits.max_files} members")
+        _refuse_file_folder_clash(target, relative, member)
         if member.is_dir:
             destination.mkdir(parents=True, exist_ok=True)
             continue

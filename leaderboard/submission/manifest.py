@@ -84,6 +84,11 @@ class SubmissionManifest(BaseModel):
         path = PurePosixPath(value.replace("\\", "/"))
         if path.is_absolute() or ".." in path.parts:
             raise ValueError("must be a path inside the entry folder")
+        if not path.parts:  # "", "." or "./": the entry itself, which holds the manifest
+            raise ValueError(
+                f"{value!r} is the entry folder itself: name a folder or file inside it "
+                "(e.g. 'condensed')"
+            )
         return path.as_posix()
 
     @model_validator(mode="after")

@@ -18,7 +18,6 @@ In this order, each refusal one `SubmissionRejected` naming the file:
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -26,59 +25,12 @@ from typing import Any
 
 import yaml
 
+from harness.structured_text import TextRefused, load_json_text, load_yaml_text
 from harness.unprintable import describe_char, first_unprintable
 from leaderboard.submission.rejection import SubmissionRejected
 
 MAX_MANIFEST_BYTES = 64 * 1024
 MAX_MANIFEST_DEPTH = 20
-_JSON_OPENERS, _JSON_CLOSERS = "[{", "]}"
-
-
-def _too_deep(label: str) -> SubmissionRejected:
-    return SubmissionRejected(
-        f"manifest nests deeper than {MAX_MANIFEST_DEPTH} levels of mappings and lists",
-        file=label,
-    )
-
-
-def check_json_depth(text: str, label: str) -> None:
-    """Refuse JSON text nesting deeper than `MAX_MANIFEST_DEPTH` (brackets outside strings)."""
-    depth, in_string, escaped = 0, False, False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in _JSON_OPENERS:
-            depth += 1
-            if depth > MAX_MANIFEST_DEPTH:
-                raise _too_deep(label)
-        elif char in _JSON_CLOSERS:
-            depth -= 1
-
-
-def check_yaml_events(text: str, label: str) -> None:
-    """Refuse anchors, aliases and nesting deeper than `MAX_MANIFEST_DEPTH`, from the
-    parser's events (nothing is built from them)."""
-    depth = 0
-    for event in yaml.parse(text, Loader=yaml.SafeLoader):
-        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
-            raise SubmissionRejected(
-                "YAML anchors and aliases (&name, *name, << merges) are not accepted; "
-                "write every value out",
-                file=label,
-            )
-        if isinstance(event, yaml.CollectionStartEvent):
-            depth += 1
-            if depth > MAX_MANIFEST_DEPTH:
-                raise _too_deep(label)
-        elif isinstance(event, yaml.CollectionEndEvent):
-            depth -= 1
 
 
 def _refuse_constant(name: str) -> float:
@@ -86,13 +38,11 @@ def _refuse_constant(name: str) -> float:
 
 
 def parse_json(text: str, label: str) -> Any:
-    check_json_depth(text, label)
-    return json.loads(text, parse_constant=_refuse_constant)
+    return load_json_text(text, MAX_MANIFEST_DEPTH, parse_constant=_refuse_constant)
 
 
 def parse_yaml(text: str, label: str) -> Any:
-    check_yaml_events(text, label)
-    return yaml.safe_load(text)
+    return load_yaml_text(text, MAX_MANIFEST_DEPTH, refuse_aliases=True)
 
 
 # manifest file suffix -> its parser (text, label) -> data
@@ -141,6 +91,9 @@ def read_manifest_data(path: Path) -> Any:
     parser = MANIFEST_PARSERS[path.suffix]
     try:
         data = parser(path.read_bytes()[: MAX_MANIFEST_BYTES + 1].decode("utf-8"), path.name)
+    except TextRefused as exc:  # "nests deeper than ...", or the YAML alias refusal
+        reason = str(exc) if str(exc).startswith("YAML") else f"manifest {exc}"
+        raise SubmissionRejected(reason, file=path.name) from None
     except (UnicodeDecodeError, ValueError, yaml.YAMLError) as exc:
         reason = str(exc).replace("\n", " ")
         raise SubmissionRejected(f"unreadable manifest: {reason}", file=path.name) from None
