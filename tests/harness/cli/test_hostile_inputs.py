@@ -67,6 +67,17 @@ def _record_text(**changes) -> str:
     return json.dumps(data)
 
 
+def _bomb_mirror(workspace: Path) -> Path:
+    """A mirror whose MIND-small zips each hold 64 MiB of zeros (~64 KB packed)."""
+    folder = workspace / "bomb-mirror" / "mind"
+    folder.mkdir(parents=True)
+    for part, member in (("train", "behaviors.tsv"), ("dev", "behaviors.tsv")):
+        with zipfile.ZipFile(folder / f"MINDsmall_{part}.zip", "w", zipfile.ZIP_DEFLATED) as z:
+            z.writestr("news.tsv", b"N1\tnews\tsports\ttitle\tabstract\t\t[]\t[]\n")
+            z.writestr(member, b"\0" * (64 << 20))
+    return workspace / "bomb-mirror"
+
+
 MANIFEST = {
     "method": "hostile", "version": "1", "authors": ["t"], "paper_url": "https://example.org",
     "params": {}, "dataset": "movielens-tfdcon", "budget": 47, "condensed_set": "condensed",
@@ -168,6 +179,14 @@ ROWS: dict[str, Row] = {
                    "--seeds", str(2**32)], 2, "must be below 2^32"),
     "data import: seed 2^32": Row(
         lambda w: ["data", "import", w / "nothing", "--seed", str(2**32)], 2, "'--seed'"),
+    "data fetch: a zip bomb in the mirror": Row(
+        lambda w: ["data", "fetch", "mind-small", "--mirror", _bomb_mirror(w)], 2, "a zip bomb"),
+    "data stats: unknown dataset": Row(
+        lambda w: ["data", "stats", "no-such-dataset"], 2, "no-such-dataset"),
+    "llm title: llm bogus": Row(
+        lambda w: ["llm", "title", "--llm", "bogus", "-f", "title=x"], 2, "llm spec 'bogus'"),
+    "llm serve: port out of range": Row(
+        lambda w: ["llm", "serve", "--port", "70000"], 2, "'--port'"),
     # ---- records: results, leaderboard, verify -------------------------------------------
     "results show: nested record": Row(
         lambda w: ["results", "show", _record_dir(w, "deep", "[" * DEEP + "]" * DEEP)], 2,
