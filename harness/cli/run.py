@@ -6,9 +6,11 @@ logs and warnings go to stderr. Exit codes: 0 ok, 1 a check failed, 2 bad usage 
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from multiprocessing import get_context
 from pathlib import Path
 
@@ -73,6 +75,7 @@ def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: b
         config.tracking.experiment or config.name,
         uri=tracking_uri or config.tracking.uri,
         artifacts=config.tracking.artifacts,
+        deadline_s=config.tracking.deadline_s,
     )
     tracker = Tracker(target)
     tracker.connect()
@@ -162,26 +165,40 @@ def run(
 
 
 def _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, workers) -> None:
+    """Cells in worker processes. Tracking is shared: the first worker whose store fails sets
+    `tracking_off` (an event of a manager process), later cells run untracked, and this
+    process reports the first failure once."""
     target = tracker.target if tracker.active else None
-    jobs = [(config, cell, results_dir, target, cache, mirror, command) for cell in todo]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    context = get_context("spawn")
+    with ExitStack() as stack:
+        tracking_off = stack.enter_context(context.Manager()).Event() if target else None
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, mp_context=context))
+        jobs = [(config, cell, results_dir, target, tracking_off, cache, mirror, command)
+                for cell in todo]  # fmt: skip
         futures = [pool.submit(_run_cell_in_worker, *job) for job in jobs]
         done = as_completed(futures)
         for future in progress(done, total=len(futures), desc="grid", unit="cell", leave=True):
-            failures = future.result()
-            tracker.failures.extend(failures)
+            tracker.absorb(future.result())
 
 
-def _run_cell_in_worker(config, cell, results_dir, target, cache, mirror, command) -> list[str]:
-    """One cell in a worker process (no per-training bars: they would interleave)."""
+def _run_cell_in_worker(
+    config, cell, results_dir, target, tracking_off, cache, mirror, command
+) -> list[str]:
+    """One cell in a worker process (no per-training bars: they would interleave); its
+    tracking failure goes back to the parent, which reports it, and sets `tracking_off`."""
     # lazy: the run floor (~0.5 s); importing this module (run --help) must not load it
     from harness.run.runner import GridRunner
 
-    tracker = Tracker(target) if target is not None else Tracker.disabled()
+    tracking = target is not None and not tracking_off.is_set()
+    tracker = Tracker(target, stream=io.StringIO()) if tracking else Tracker.disabled()
     runner = GridRunner(
         config, results_dir, tracker, cache=cache, mirror=mirror, progress=False, command=command
     )
-    runner.run_cell(cell)
+    try:
+        runner.run_cell(cell)
+    finally:
+        if tracker.failures:
+            tracking_off.set()
     return tracker.failures
 
 
@@ -200,12 +217,10 @@ def _report(config, cells, results_dir, tracker, as_json, *, ran: int, skipped: 
     say(
         f"{len(cells)} cells ({ran} run, {skipped} skipped); records in {results_dir}", err=True
     )
-    if status["uri"]:
+    if status["uri"] and not status["failures"]:  # a failure was reported when it happened
         say(
             f"MLflow: {status['uri']}  (mlflow ui --backend-store-uri {status['uri']})", err=True
         )
-    for failure in status["failures"]:
-        say(f"warning: {failure}", err=True)
 
 
 def _tracking_status(tracker) -> dict:
