@@ -110,6 +110,16 @@ def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: b
     help="Cells run in parallel.",
 )
 @results_option
+@click.option(
+    "--rerun-changed",
+    is_flag=True,
+    help="Run again (and overwrite) the done cells recorded with other settings.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Say which cells would run, are done or changed, and stop (no training, no tracking).",
+)
 @click.option("--tracking-uri", help="MLflow tracking URI (default: SQLite in the results folder).")
 @click.option("--no-tracking", is_flag=True, help="Do not log to MLflow.")
 @data_options
@@ -122,6 +132,8 @@ def run(
     only,
     workers,
     results_dir,
+    rerun_changed,
+    dry_run,
     tracking_uri,
     no_tracking,
     cache,
@@ -129,12 +141,16 @@ def run(
     as_json,
     container=None,
 ):
-    """Run the grid of CONFIG; cells whose record exists are skipped."""
+    """Run the grid of CONFIG; cells whose record exists with the same settings are skipped.
+
+    A done cell whose record holds other settings (training, params, LLM, metrics) stops the
+    run (exit 2) unless --rerun-changed runs it again."""
     maybe_in_container(container)
     # lazy: the run floor loads pandas and the condensers (~0.5 s); run --help needs neither
     from harness.run.config import budget_label, load_config, with_condensers
     from harness.run.provenance import command_line
-    from harness.run.runner import GridRunner, expand_cells, parse_only, pending_cells, select_cells
+    from harness.run.resume import plan_resume
+    from harness.run.runner import GridRunner, expand_cells, parse_only, select_cells
 
     config = load_config(config_path)
     try:
@@ -145,8 +161,14 @@ def run(
     cells = select_cells(expand_cells(config), parse_only(only))
     if not cells:
         raise ConfigError(f"--only {only!r} matches no cell of {config_path}")
-    todo, done = pending_cells(cells, results_dir)
-    say(f"grid: {len(cells)} cells, {len(done)} done, {len(todo)} to run", err=True)
+    plan = plan_resume(cells, results_dir, config)
+    todo, done = resumed_cells(plan, cells, results_dir, rerun_changed)
+    if dry_run:
+        if as_json:
+            emit_json({"config": config.name, "cells": len(cells), "to_run": len(todo),
+                       "skipped": len(done), "changed": [e.cell.key for e in plan.changed],
+                       "results": str(results_dir), "dry_run": True})  # fmt: skip
+        return
     tracker = make_tracker(config, results_dir, tracking_uri, not no_tracking)
     tracker.settle_done({cell.key for cell in done})
     command = command_line()
@@ -161,7 +183,22 @@ def run(
                 bar.update()
     else:
         _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, workers)
-    _report(config, cells, results_dir, tracker, as_json, ran=len(todo), skipped=len(done))
+    _report(config, cells, results_dir, tracker, as_json, ran=len(todo), skipped=len(done),
+            changed=len(plan.changed))  # fmt: skip
+
+
+def resumed_cells(plan, cells, results_dir: Path, rerun_changed: bool) -> tuple[list, list]:
+    """(to run, skipped), in grid order, after saying so: one line for the grid, one per
+    changed cell. Changed cells run again with `rerun_changed`; else the run stops (exit 2)."""
+    changed = f", {len(plan.changed)} changed" if plan.changed else ""
+    say(f"grid: {len(cells)} cells, {len(plan.done)} done{changed}, {len(plan.todo)} to run",
+        err=True)  # fmt: skip
+    for entry in plan.changed:
+        say(f"changed: {entry.describe()}", err=True)
+    if plan.changed and not rerun_changed:
+        raise ConfigError(plan.refusal(results_dir))
+    to_run = {cell.key for cell in plan.todo} | {entry.cell.key for entry in plan.changed}
+    return [cell for cell in cells if cell.key in to_run], plan.done
 
 
 def _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, workers) -> None:
@@ -202,15 +239,17 @@ def _run_cell_in_worker(
     return tracker.failures
 
 
-def _report(config, cells, results_dir, tracker, as_json, *, ran: int, skipped: int) -> None:
+def _report(
+    config, cells, results_dir, tracker, as_json, *, ran: int, skipped: int, changed: int
+) -> None:
     from leaderboard.record import read_record  # lazy: pandas (~0.4 s); run --help need not
 
     records = [read_record(cell.record_path(results_dir)) for cell in cells]
     rows, kind = summary_rows(records)
     if as_json:
         emit_json({"config": config.name, "cells": len(cells), "ran": ran, "skipped": skipped,
-                   "results": str(results_dir), "summary_kind": kind, "summary": rows,
-                   "tracking": _tracking_status(tracker)})  # fmt: skip
+                   "rerun_changed": changed, "results": str(results_dir), "summary_kind": kind,
+                   "summary": rows, "tracking": _tracking_status(tracker)})  # fmt: skip
         return
     say(table(rows, empty="(no records)"))
     status = _tracking_status(tracker)
