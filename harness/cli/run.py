@@ -6,9 +6,11 @@ logs and warnings go to stderr. Exit codes: 0 ok, 1 a check failed, 2 bad usage 
 
 from __future__ import annotations
 
+import io
 import sys
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import ExitStack
 from dataclasses import replace
 from multiprocessing import get_context
 from pathlib import Path
@@ -76,6 +78,7 @@ def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: b
         config.tracking.experiment or config.name,
         uri=tracking_uri or config.tracking.uri,
         artifacts=config.tracking.artifacts,
+        deadline_s=config.tracking.deadline_s,
     )
     tracker = Tracker(target)
     tracker.connect()
@@ -110,6 +113,16 @@ def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: b
     help="Cells run in parallel.",
 )
 @results_option
+@click.option(
+    "--rerun-changed",
+    is_flag=True,
+    help="Run again (and overwrite) the done cells recorded with other settings.",
+)
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="Say which cells would run, are done or changed, and stop (no training, no tracking).",
+)
 @click.option("--tracking-uri", help="MLflow tracking URI (default: SQLite in the results folder).")
 @click.option("--no-tracking", is_flag=True, help="Do not log to MLflow.")
 @data_options
@@ -122,6 +135,8 @@ def run(
     only,
     workers,
     results_dir,
+    rerun_changed,
+    dry_run,
     tracking_uri,
     no_tracking,
     cache,
@@ -129,12 +144,16 @@ def run(
     as_json,
     container=None,
 ):
-    """Run the grid of CONFIG; cells whose record exists are skipped."""
+    """Run the grid of CONFIG; cells whose record exists with the same settings are skipped.
+
+    A done cell whose record holds other settings (training, params, LLM, metrics) stops the
+    run (exit 2) unless --rerun-changed runs it again."""
     maybe_in_container(container)
     # lazy: the run floor loads pandas and the condensers (~0.5 s); run --help needs neither
     from harness.run.config import budget_label, load_config, with_condensers
     from harness.run.provenance import command_line
-    from harness.run.runner import GridRunner, expand_cells, parse_only, pending_cells, select_cells
+    from harness.run.resume import plan_resume
+    from harness.run.runner import GridRunner, expand_cells, parse_only, select_cells
 
     config = load_config(config_path)
     try:
@@ -145,13 +164,19 @@ def run(
     cells = select_cells(expand_cells(config), parse_only(only))
     if not cells:
         raise ConfigError(f"--only {only!r} matches no cell of {config_path}")
-    todo, done = pending_cells(cells, results_dir)
-    say(f"grid: {len(cells)} cells, {len(done)} done, {len(todo)} to run", err=True)
+    plan = plan_resume(cells, results_dir, config)
+    todo, done = resumed_cells(plan, cells, results_dir, rerun_changed)
     planner = GridRunner(config, results_dir, cache=cache, mirror=mirror)
     try:  # before any work: a budget above a dataset's users names the config key
         planner.check_budgets(todo)
     except ConfigError as exc:
         raise ConfigError(f"{config_path}: {exc}") from None
+    if dry_run:
+        if as_json:
+            emit_json({"config": config.name, "cells": len(cells), "to_run": len(todo),
+                       "skipped": len(done), "changed": [e.cell.key for e in plan.changed],
+                       "results": str(results_dir), "dry_run": True})  # fmt: skip
+        return
     tracker = make_tracker(config, results_dir, tracking_uri, not no_tracking)
     tracker.settle_done({cell.key for cell in done})
     command = command_line()
@@ -164,54 +189,83 @@ def run(
                 bar.update()
     else:
         _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, workers)
-    _report(config, cells, results_dir, tracker, as_json, ran=len(todo), skipped=len(done))
+    _report(config, cells, results_dir, tracker, as_json, ran=len(todo), skipped=len(done),
+            changed=len(plan.changed))  # fmt: skip
+
+
+def resumed_cells(plan, cells, results_dir: Path, rerun_changed: bool) -> tuple[list, list]:
+    """(to run, skipped), in grid order, after saying so: one line for the grid, one per
+    changed cell. Changed cells run again with `rerun_changed`; else the run stops (exit 2)."""
+    changed = f", {len(plan.changed)} changed" if plan.changed else ""
+    say(f"grid: {len(cells)} cells, {len(plan.done)} done{changed}, {len(plan.todo)} to run",
+        err=True)  # fmt: skip
+    for entry in plan.changed:
+        say(f"changed: {entry.describe()}", err=True)
+    if plan.changed and not rerun_changed:
+        raise ConfigError(plan.refusal(results_dir))
+    to_run = {cell.key for cell in plan.todo} | {entry.cell.key for entry in plan.changed}
+    return [cell for cell in cells if cell.key in to_run], plan.done
 
 
 def _run_parallel(config, todo, results_dir, tracker, cache, mirror, command, workers) -> None:
+    """Cells in worker processes. Tracking is shared: the first worker whose store fails sets
+    `tracking_off` (an event of a manager process), later cells run untracked, and this
+    process reports the first failure once."""
     target = tracker.target if tracker.active else None
-    jobs = [(config, cell, results_dir, target, cache, mirror, command) for cell in todo]
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    context = get_context("spawn")
+    with ExitStack() as stack:
+        tracking_off = stack.enter_context(context.Manager()).Event() if target else None
+        pool = stack.enter_context(ProcessPoolExecutor(max_workers=workers, mp_context=context))
+        jobs = [(config, cell, results_dir, target, tracking_off, cache, mirror, command)
+                for cell in todo]  # fmt: skip
         futures = [pool.submit(_run_cell_in_worker, *job) for job in jobs]
         done = as_completed(futures)
         for future in progress(done, total=len(futures), desc="grid", unit="cell", leave=True):
-            failures = future.result()
-            tracker.failures.extend(failures)
+            tracker.absorb(future.result())
 
 
-def _run_cell_in_worker(config, cell, results_dir, target, cache, mirror, command) -> list[str]:
-    """One cell in a worker process (no per-training bars: they would interleave)."""
+def _run_cell_in_worker(
+    config, cell, results_dir, target, tracking_off, cache, mirror, command
+) -> list[str]:
+    """One cell in a worker process (no per-training bars: they would interleave); its
+    tracking failure goes back to the parent, which reports it, and sets `tracking_off`."""
     # lazy: the run floor (~0.5 s); importing this module (run --help) must not load it
     from harness.run.runner import GridRunner
 
-    tracker = Tracker(target) if target is not None else Tracker.disabled()
+    tracking = target is not None and not tracking_off.is_set()
+    tracker = Tracker(target, stream=io.StringIO()) if tracking else Tracker.disabled()
     runner = GridRunner(
         config, results_dir, tracker, cache=cache, mirror=mirror, progress=False, command=command
     )
-    runner.run_cell(cell)
+    try:
+        runner.run_cell(cell)
+    finally:
+        if tracker.failures:
+            tracking_off.set()
     return tracker.failures
 
 
-def _report(config, cells, results_dir, tracker, as_json, *, ran: int, skipped: int) -> None:
+def _report(
+    config, cells, results_dir, tracker, as_json, *, ran: int, skipped: int, changed: int
+) -> None:
     from leaderboard.record import read_record  # lazy: pandas (~0.4 s); run --help need not
 
     records = [read_record(cell.record_path(results_dir)) for cell in cells]
     rows, kind = summary_rows(records)
     if as_json:
         emit_json({"config": config.name, "cells": len(cells), "ran": ran, "skipped": skipped,
-                   "results": str(results_dir), "summary_kind": kind, "summary": rows,
-                   "tracking": _tracking_status(tracker)})  # fmt: skip
+                   "rerun_changed": changed, "results": str(results_dir), "summary_kind": kind,
+                   "summary": rows, "tracking": _tracking_status(tracker)})  # fmt: skip
         return
     say(table(rows, empty="(no records)"))
     status = _tracking_status(tracker)
     say(
         f"{len(cells)} cells ({ran} run, {skipped} skipped); records in {results_dir}", err=True
     )
-    if status["uri"]:
+    if status["uri"] and not status["failures"]:  # a failure was reported when it happened
         say(
             f"MLflow: {status['uri']}  (mlflow ui --backend-store-uri {status['uri']})", err=True
         )
-    for failure in status["failures"]:
-        say(f"warning: {failure}", err=True)
 
 
 def _tracking_status(tracker) -> dict:

@@ -20,7 +20,7 @@ Layout (see ``configs/movielens.yaml`` for a commented example)::
     metrics: null                   # default: the track's metrics for the dataset (its cutoffs)
     training: {max_epochs: 10}      # the track's train settings (recommenders.settings.TrainSettings)
     llm: replay                     # condensers.llm spec: replay | local | openai:MODEL@URL
-    tracking: {uri: null}           # default sqlite:///<results>/mlflow.db
+    tracking: {uri: null}           # default sqlite:///<results>/mlflow.db; deadline_s: 5
     tuning: {condenser: tfdcon, budget: 47, space: {alpha: {low: 0, high: 2}}}
 """
 
@@ -39,12 +39,15 @@ from harness.budget import ALL_USERS, Budget
 from harness.data import DATASETS
 from harness.errors import ConfigError
 from harness.metrics import parse_metrics
+from harness.run.tracking import TRACKING_DEADLINE_S
 from harness.seeds import Seeds
 from harness.structured_text import TextRefused, check_size, load_yaml_text
 from harness.tracks import DEFAULT_TRACK
 from harness.typed import Problem, key_path, problems_error, problems_of
 from harness.typed import Strict as _Strict  # frozen, extra="forbid": one validation style
 from recommenders.tracks import CONTENT, TRACKS
+
+MAX_TRACKING_DEADLINE_S = 120  # MLflow's own default request timeout
 
 
 def budget_label(value: int | str) -> str:
@@ -101,6 +104,8 @@ class TrackingSpec(_Strict):
     artifacts: str | None = None  # default: <results>/mlruns (only for a local SQLite store)
     experiment: str | None = None  # default: the config's name
     enabled: bool = True
+    # seconds a server (http://...) has to answer, else tracking is off and the grid goes on
+    deadline_s: int = Field(default=TRACKING_DEADLINE_S, ge=1, le=MAX_TRACKING_DEADLINE_S)
 
 
 class UserEmbeddingSpec(_Strict):

@@ -14,7 +14,8 @@ A cell is dataset x method x budget x recommender x seed. Running one cell:
 
 A cell whose record exists is skipped, so a run killed at any moment resumes where it
 stopped: the record is the only proof a cell is done, and it is written before its MLflow
-run is marked FINISHED (a killed cell's run is marked KILLED when the cell runs again).
+run is marked FINISHED (a killed cell's run is marked KILLED when the cell runs again). A
+record made with other settings does not count as done: `harness.run.resume` compares it.
 """
 
 from __future__ import annotations
@@ -171,7 +172,8 @@ def select_cells(cells: Iterable[Cell], only: dict[str, set[str]]) -> list[Cell]
 
 
 def pending_cells(cells: Iterable[Cell], results_dir: str | Path) -> tuple[list[Cell], list[Cell]]:
-    """(to run, already done): a cell is done when its record file exists."""
+    """(to run, recorded): by record files alone; `harness.run.resume.plan_resume` also
+    compares the recorded settings with the config's."""
     todo, done = [], []
     for cell in cells:
         (done if cell.record_path(results_dir).is_file() else todo).append(cell)

@@ -6,7 +6,19 @@ config) points at a server instead. Telemetry is switched off before MLflow is i
 
 Tracking never decides whether a result exists: the result record does. If the store fails
 (at start or mid-run) the failure is collected in `Tracker.failures`, reported once on
-stderr, every later call is skipped, and the caller still writes its record.
+stderr (one escaped line), every later call is skipped, and the caller still writes its record.
+
+Tracking never holds the grid up either. A server (``http(s)://``) gets `TRACKING_DEADLINE_S`
+(5 s; ``tracking.deadline_s`` in the config) to answer:
+
+- before the grid, `Tracker.connect` opens the store in a helper thread and waits at most
+  the deadline (wall clock, name lookup included); a silent server, a closed port or an
+  unknown host switch tracking off there;
+- every later call is one HTTP request without retries whose connect and read each time out
+  after the deadline (MLflow's ``MLFLOW_HTTP_REQUEST_TIMEOUT``, ``..._MAX_RETRIES``,
+  ``..._BACKOFF_FACTOR`` and ``..._BACKOFF_JITTER`` are set for the call only), so a server
+  that stops answering mid-grid costs one deadline (two at most, when the connect itself
+  crawls) and tracking is off from then on.
 """
 
 from __future__ import annotations
@@ -15,8 +27,10 @@ import json
 import os
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -28,6 +42,8 @@ os.environ["DO_NOT_TRACK"] = "1"
 
 CELL_TAG = "condbench.cell"  # tag holding the cell key; one FINISHED run per cell
 FINISHED, KILLED, FAILED = "FINISHED", "KILLED", "FAILED"
+TRACKING_DEADLINE_S = 5  # seconds a tracking server has to answer before tracking is switched off
+SERVER_SCHEMES = ("http://", "https://")
 
 
 @dataclass(frozen=True)
@@ -35,13 +51,72 @@ class TrackingTarget:
     uri: str
     artifact_root: str | None  # a folder; None lets the server decide
     experiment: str
+    deadline_s: int = TRACKING_DEADLINE_S  # a server's answer time (whole seconds: MLflow's)
+
+    @property
+    def is_server(self) -> bool:
+        return self.uri.lower().startswith(SERVER_SCHEMES)
+
+
+def bounded_http_settings(deadline_s: int) -> dict[str, str]:
+    """MLflow's HTTP client settings for one request that gives up after `deadline_s`
+    (per connect and per read) and is never retried (its default: 120 s, 7 retries with
+    back-off, minutes per call)."""
+    return {
+        "MLFLOW_HTTP_REQUEST_TIMEOUT": str(deadline_s),
+        "MLFLOW_HTTP_REQUEST_MAX_RETRIES": "0",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR": "0",
+        "MLFLOW_HTTP_REQUEST_BACKOFF_JITTER": "0",
+    }
+
+
+@contextmanager
+def scoped_environ(values: Mapping[str, str]) -> Iterator[None]:
+    """`values` in ``os.environ`` for the block (MLflow reads its settings there per
+    request); the previous values come back after it."""
+    before = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def within(deadline_s: float, action: Callable[[], Any], what: str) -> Any:
+    """`action()`'s result, or `TimeoutError` when it has not returned after `deadline_s`
+    (wall clock). It runs in a daemon thread, left behind on a timeout: it holds nothing the
+    caller waits for, and ends with its own socket timeout."""
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            outcome["value"] = action()
+        except BaseException as exc:  # handed to the caller's thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=work, name="condbench-tracking", daemon=True)
+    worker.start()
+    worker.join(deadline_s)
+    if worker.is_alive():
+        raise TimeoutError(f"{what}: no answer within {deadline_s:g} s")
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome.get("value")
 
 
 SQLITE_PREFIX = "sqlite:///"
 
 
 def default_target(
-    results_dir: str | Path, experiment: str, uri: str | None = None, artifacts: str | None = None
+    results_dir: str | Path,
+    experiment: str,
+    uri: str | None = None,
+    artifacts: str | None = None,
+    deadline_s: int = TRACKING_DEADLINE_S,
 ):
     """SQLite in `results_dir` unless `uri` names another store.
 
@@ -60,6 +135,7 @@ def default_target(
         uri=uri,
         artifact_root=str(Path(artifacts).resolve()) if artifacts else None,
         experiment=experiment,
+        deadline_s=deadline_s,
     )
 
 
@@ -87,28 +163,39 @@ class Tracker:
         return self.target is not None and not self.failures
 
     def guarded(self, what: str, action: Callable[[], Any]) -> Any:
-        """Run `action`; on any error record it, report it once and switch tracking off."""
+        """Run `action`; on any error record it, report it once and switch tracking off.
+        A server's requests are bounded by the target's deadline, without retries."""
         if not self.active:
             return None
         try:
-            return action()
+            with self._bounded():
+                return action()
         except Exception as exc:  # the store may fail in any way; the record must not
-            message = f"MLflow tracking failed ({what}): {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
-            self.failures.append(message)
-            print(  # the store's message may quote names from a submission
-                escape_unprintable(
-                    f"warning: {message}; results are still written, tracking is off from here"
-                ),
-                file=self.stream,
-            )
+            first_line = str(exc).splitlines()[0] if str(exc) else ""
+            self.absorb([f"MLflow tracking failed ({what}): {type(exc).__name__}: {first_line}"])
             return None
+
+    def absorb(self, failures: list[str]) -> None:
+        """Take the first of `failures` (this tracker's or a worker's) when tracking has not
+        failed yet, and report it: one escaped line on the stream. Later ones are dropped."""
+        if not failures or self.failures:
+            return
+        self.failures.append(failures[0])
+        print(  # the store's message may quote names from a submission
+            escape_unprintable(
+                f"warning: {failures[0]}; results are still written, tracking is off from here"
+            ),
+            file=self.stream,
+        )
+
+    def _bounded(self) -> Any:
+        if self.target is None or not self.target.is_server:
+            return nullcontext()
+        return scoped_environ(bounded_http_settings(self.target.deadline_s))
 
     def _connect(self) -> tuple[Any, str]:
         if self._client is None:
-            # lazy: MLflow takes over a second to import; untracked runs never need it
-            from mlflow.tracking import MlflowClient
-
-            client = MlflowClient(tracking_uri=self.target.uri)
+            client = _client_class()(tracking_uri=self.target.uri)
             experiment = client.get_experiment_by_name(self.target.experiment)
             if experiment is None:
                 location = (
@@ -129,20 +216,28 @@ class Tracker:
         return self._client, self._experiment_id
 
     def connect(self) -> bool:
-        """Open the store now (so a broken URI is reported before the grid starts)."""
-        return self.guarded("opening the store", self._connect) is not None
+        """Open the store now, so a broken URI is reported before the grid starts; a server
+        has `TrackingTarget.deadline_s` of wall clock to answer."""
+        if self.target is None or not self.target.is_server:
+            return self.guarded("opening the store", self._connect) is not None
+        _client_class()  # imported before the clock starts: the import alone takes a second
+        deadline, uri = self.target.deadline_s, self.target.uri
+        return (
+            self.guarded("reaching the server", lambda: within(deadline, self._connect, uri))
+            is not None
+        )
 
     def runs_of(self, cell_key: str, status: str | None = None) -> list[Any]:
         """The MLflow runs of one cell (optionally only those with `status`)."""
 
-        def search() -> list[Any]:
-            client, experiment_id = self._connect()
-            query = f"tags.`{CELL_TAG}` = '{_quote(cell_key)}'"
-            if status:
-                query += f" and attributes.status = '{status}'"
-            return list(client.search_runs([experiment_id], filter_string=query, max_results=1000))
+        return self.guarded("searching runs", lambda: self._runs_of(cell_key, status)) or []
 
-        return self.guarded("searching runs", search) or []
+    def _runs_of(self, cell_key: str, status: str | None) -> list[Any]:
+        client, experiment_id = self._connect()
+        query = f"tags.`{CELL_TAG}` = '{_quote(cell_key)}'"
+        if status:
+            query += f" and attributes.status = '{status}'"
+        return list(client.search_runs([experiment_id], filter_string=query, max_results=1000))
 
     def settle_done(self, done_keys: set[str]) -> int:
         """Runs left RUNNING by a process killed after its cell's record was written: their
@@ -164,12 +259,19 @@ class Tracker:
 
         def begin() -> Any:
             client, experiment_id = self._connect()
-            for stale in self.runs_of(cell_key, status="RUNNING"):
+            for stale in self._runs_of(cell_key, status="RUNNING"):  # one failure, one report
                 client.set_terminated(stale.info.run_id, status=KILLED)
             all_tags = {CELL_TAG: cell_key, **(tags or {})}
             return client.create_run(experiment_id, run_name=run_name, tags=all_tags).info.run_id
 
         return CellRun(self, self.guarded("starting a run", begin))
+
+
+def _client_class() -> type:
+    # lazy: MLflow takes over a second to import; untracked runs never need it
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient
 
 
 def _quote(text: str) -> str:

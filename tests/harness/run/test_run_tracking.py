@@ -1,18 +1,35 @@
-"""Tracking: a store that fails at the start or mid-run never costs a record."""
+"""Tracking: a store that fails at the start or mid-run never costs a record, and a server
+that does not answer costs the grid one deadline (real sockets, the real MLflow client)."""
 
 from __future__ import annotations
 
 import io
+import json
+import os
 import shutil
+import socket
 import sqlite3
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from cli_runner import condbench_argv, condbench_env
 from factories import tiny_config, write_config
 
+from harness.errors import ConfigError
 from harness.run.config import load_config
 from harness.run.runner import GridRunner, expand_cells, parse_only, select_cells
-from harness.run.tracking import Tracker, TrackingTarget, default_target, metric_key
-from leaderboard.record import read_record
+from harness.run.tracking import (
+    TRACKING_DEADLINE_S,
+    Tracker,
+    TrackingTarget,
+    default_target,
+    metric_key,
+)
+from leaderboard.record import read_record, read_records
 
 
 def one_cell(tiny_folder, root: Path):
@@ -91,3 +108,124 @@ def test_artifacts_of_a_named_sqlite_store_go_beside_it(tmp_path):
     assert target.artifact_root == str((tmp_path / "elsewhere" / "mlruns").resolve())
     server = default_target(tmp_path / "results", "exp", uri="http://127.0.0.1:5000")
     assert server.artifact_root is None
+
+
+# ---- a tracking server that does not answer: the grid goes on within the deadline ----------
+
+
+@pytest.fixture
+def silent_server() -> Iterator[str]:
+    """A real TCP server on loopback that accepts every connection and never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(0.1)
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join()
+    for connection in [*held, listener]:
+        connection.close()
+
+
+@pytest.fixture
+def closed_port() -> str:
+    """A loopback port nobody listens on (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def timed_grid(path: Path, results: Path, uri: str, cache: Path) -> tuple[int, list, str]:
+    """`condbench run` as a subprocess with MLflow's own HTTP settings (none set here):
+    (exit code, [(seconds since start, stderr line)], stdout)."""
+    env = {k: v for k, v in condbench_env(cache).items() if not k.startswith("MLFLOW_HTTP")}
+    argv = condbench_argv("run", path, "--results", results, "--only", "seed=0",
+                          "--tracking-uri", uri, "--json")  # fmt: skip
+    started = time.monotonic()
+    process = subprocess.Popen(
+        argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    lines = []
+    stdout = io.StringIO()
+    reader = threading.Thread(target=lambda: stdout.write(process.stdout.read()), daemon=True)
+    reader.start()
+    for line in process.stderr:
+        lines.append((time.monotonic() - started, line.rstrip("\n")))
+    code = process.wait(timeout=GRID_TIMEOUT_S)
+    reader.join()
+    return code, lines, stdout.getvalue()
+
+
+GRID_TIMEOUT_S = 240  # MLflow's defaults (120 s per request, 7 retries) would be far over it
+MARGIN_S = 3.0
+
+
+@pytest.mark.parametrize("server", ["silent_server", "closed_port"])
+def test_a_server_that_does_not_answer_costs_the_grid_one_deadline(
+    server, request, tiny_folder, tmp_path
+):
+    uri = request.getfixturevalue(server)
+    path = write_config(tmp_path / "tiny.yaml", tiny_config(tiny_folder))
+    results = tmp_path / "results"
+    code, lines, stdout = timed_grid(path, results, uri, tmp_path / "cache")
+    assert code == 0, "\n".join(line for _, line in lines)
+    warnings = [(at, line) for at, line in lines if "warning: MLflow tracking failed" in line]
+    assert len(warnings) == 1, lines  # reported once, when it happened
+    assert "reaching the server" in warnings[0][1] and uri in warnings[0][1]
+    grid_line = next(at for at, line in lines if line.startswith("grid: "))
+    assert warnings[0][0] - grid_line <= TRACKING_DEADLINE_S + MARGIN_S
+    out = json.loads(stdout)
+    assert (out["ran"], len(out["tracking"]["failures"])) == (2, 1)
+    assert len(read_records(results)) == 2
+
+
+def test_a_server_falling_silent_mid_grid_costs_one_request_deadline(
+    tiny_folder, silent_server, tmp_path
+):
+    """Tracking that worked up to now (no probe here): the first unanswered request ends
+    after the deadline, without retries; every later call is skipped."""
+    config = load_config(write_config(tmp_path / "tiny.yaml", tiny_config(tiny_folder)))
+    cells = select_cells(expand_cells(config), parse_only("seed=0"))
+    stream = TimedStream()
+    tracker = Tracker(TrackingTarget(silent_server, None, "silent", deadline_s=1), stream=stream)
+    runner = GridRunner(
+        config, tmp_path / "results", tracker, cache=tmp_path / "cache", progress=False
+    )
+    runner.original(cells[0].dataset)  # loaded before the clock starts
+    started = time.monotonic()
+    for cell in cells:
+        runner.run_cell(cell)
+    assert [cell.record_path(tmp_path / "results").is_file() for cell in cells] == [True, True]
+    assert len(tracker.failures) == 1 and "starting a run" in tracker.failures[0]
+    assert stream.getvalue().count("warning: MLflow tracking failed") == 1
+    assert 0.9 <= stream.first_write - started <= 1 + MARGIN_S  # one deadline, no retries
+    assert "MLFLOW_HTTP_REQUEST_TIMEOUT" not in os.environ  # set for the call only
+
+
+class TimedStream(io.StringIO):
+    """A stream that remembers when it was first written to."""
+
+    first_write: float = 0.0
+
+    def write(self, text: str) -> int:
+        self.first_write = self.first_write or time.monotonic()
+        return super().write(text)
+
+
+def test_the_deadline_is_a_config_setting_named_on_error(tmp_path, tiny_folder):
+    config = tiny_config(tiny_folder, tracking={"deadline_s": 0})
+    with pytest.raises(ConfigError, match=r"tracking\.deadline_s"):
+        load_config(write_config(tmp_path / "bad.yaml", config))
+    config = tiny_config(tiny_folder, tracking={"deadline_s": 2})
+    assert load_config(write_config(tmp_path / "ok.yaml", config)).tracking.deadline_s == 2
