@@ -153,3 +153,11 @@ def read_sealed(
 
 def note_rebuild(entry: Path, problem: str, what: str = "cache entry") -> None:
     print(f"cache: {what} {entry}: {problem}; rebuilding it", file=sys.stderr)
+
+
+def read_json(path: Path) -> Any:
+    """A JSON cache file's value (a reader for `read_sealed`)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(f"not JSON ({exc})", file=str(path)) from None
