@@ -77,6 +77,7 @@ from condensers.unrolled import (
     item_logits,
     last_position_states,
 )
+from harness.cache_seal import read_json, read_sealed, seal
 from harness.dataset import Dataset
 from harness.errors import ConfigError, DataError
 from harness.full_ranking import item_rows
@@ -296,6 +297,7 @@ def save_state(
                 ).clone()
     header = {"version": str(STATE_VERSION), "state": json.dumps(state.__dict__, default=float)}
     atomic_write_bytes(path, save(tensors, metadata=header))
+    seal(path)
 
 
 def load_state(
@@ -326,9 +328,7 @@ def load_state(
                     "exp_avg_sq": tensors[f"outer/exp_avg_sq/{name}"].to(param.device),
                 }
     except Exception as exc:  # OSError, bad JSON, a missing tensor, safetensors' own errors
-        raise DataError(
-            f"unreadable distillation checkpoint ({exc}); delete the file", file=str(path)
-        ) from None
+        raise DataError(f"not a distillation checkpoint ({exc})", file=str(path)) from None
     optimizer.state.update(moments)
     if with_extra:
         extra = {k.removeprefix("extra/"): v for k, v in tensors.items() if k.startswith("extra/")}
@@ -561,11 +561,13 @@ class DistillationCondenser(Condenser):
         recipe_path = path.with_name(
             f"{path.stem}.own-recipe-{p.own_recipe_learners}x{p.warm_steps}.json"
         )
-        if recipe_path.is_file():
-            return json.loads(recipe_path.read_text(encoding="utf-8"))
+        stored = read_sealed(recipe_path, read_json, what="own-recipe evaluation")
+        if stored is not None:
+            return stored
         with ctx.stage("own recipe"):
             recipe = loop.own_recipe_evaluation(summary)
         atomic_write_text(recipe_path, json.dumps(recipe, sort_keys=True))
+        seal(recipe_path)
         return recipe
 
 
@@ -644,8 +646,13 @@ class DistillationLoop:
                 RunState(numpy_rng=np.random.default_rng(self.seed).bit_generator.state),
                 summary.tensors(),
             )
-            if self.path.is_file():
-                state, best = load_state(self.path, summary, optimizer)
+            stored = read_sealed(
+                self.path,
+                lambda p: load_state(p, summary, optimizer),
+                what="distillation checkpoint",
+            )
+            if stored is not None:
+                state, best = stored
             if not state.done:
                 self._epochs(summary, optimizer, state, best)
             summary.load_tensors(best)

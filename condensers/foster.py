@@ -81,6 +81,7 @@ from condensers.distillation import (
 )
 from condensers.sequence_expert import KEY_VERSION as EXPERT_KEY_VERSION
 from condensers.sequence_sets import require_sequential, soft_set, user_sequences
+from harness.cache_seal import read_sealed
 from harness.dataset import Dataset
 from harness.errors import ConfigError
 from harness.full_ranking import item_rows
@@ -463,8 +464,13 @@ class FosterLoop:
             learner_optimizer = self._anchor(learner, rng)
             state = RunState(numpy_rng=rng.bit_generator.state)
             best = summary.tensors()
-            if self.path.is_file():
-                state, best, extra = load_state(self.path, summary, optimizer, with_extra=True)
+            stored = read_sealed(
+                self.path,
+                lambda p: load_state(p, summary, optimizer, with_extra=True),
+                what="distillation checkpoint",
+            )
+            if stored is not None:
+                state, best, extra = stored
                 learner_optimizer = self._restore_learner(learner, extra)
             if not state.done:
                 self._epochs(summary, optimizer, learner, learner_optimizer, state, best)

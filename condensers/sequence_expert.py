@@ -8,10 +8,11 @@ the module's state dict (float tensors, never pickle) with a JSON header (learne
 settings, how training went). Beside it, ``<key>.epochs.safetensors`` holds the state dict as
 every epoch left it (tensor names ``epoch-007/<parameter>``): TD3 resets its learner to a
 random one of them each outer epoch. The key is `harness.hashing.content_key` of those four
-inputs, so a change of any of them never serves a stale model. A later call (another
+inputs, so a change of any of them never serves a stale model. Both files are sealed
+(`harness.cache_seal`): one that fails its seal or does not load is trained again. A later call (another
 condenser, another process) rebuilds the module from the settings and loads the weights
-instead of training; a cache written before the per-epoch file existed is trained again
-(the same bits: training is seeded) to write it.
+instead of training; a cache written before the per-epoch file or the seals existed is trained
+again (the same bits: training is seeded) to write them.
 
 Settings: the context's train settings when they are `SequentialTrainSettings`; anything
 else (the content track's `TrainSettings`, None) means the sequential defaults.
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from harness.cache_seal import read_sealed, seal
 from harness.dataset import Dataset
 from harness.errors import DataError
 from harness.hashing import content_key
@@ -88,11 +90,15 @@ class SequenceExpert:
         """The expert of `dataset` (the original): from memory, from disk, or trained now."""
         key = self.cache_key(dataset)
         if key not in self._loaded:
-            path = self.path(dataset)
-            if path.is_file():
-                self._loaded[key] = _load(path, dataset, self.learner, self.train_settings)
-            else:
+            loaded = read_sealed(
+                self.path(dataset),
+                lambda path: _load(path, dataset, self.learner, self.train_settings),
+                what="trained expert",
+            )
+            if loaded is None:
                 self._train_and_save(dataset)
+            else:
+                self._loaded[key] = loaded
         return self._loaded[key]
 
     def checkpoints(self, dataset: Dataset) -> dict[int, dict[str, Any]]:
@@ -100,11 +106,11 @@ class SequenceExpert:
         training left it}; trains the expert first when its per-epoch file is missing."""
         key = self.cache_key(dataset)
         if key not in self._epochs:
-            path = self.epochs_path(dataset)
-            if not path.is_file():
+            states = read_sealed(self.epochs_path(dataset), _load_epochs, what="expert checkpoints")
+            if states is None:
                 self._train_and_save(dataset)
             else:
-                self._epochs[key] = _load_epochs(path)
+                self._epochs[key] = states
         return self._epochs[key]
 
     def _train_and_save(self, dataset: Dataset) -> None:
@@ -118,7 +124,9 @@ class SequenceExpert:
 
         trained = self._train(dataset, keep)
         _save_epochs(states, self.epochs_path(dataset))
-        _save(trained, self.path(dataset))  # last: its presence means both files are whole
+        seal(self.epochs_path(dataset))
+        _save(trained, self.path(dataset))
+        seal(self.path(dataset))
         self._loaded[key], self._epochs[key] = trained, states
 
     def user_representations(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
@@ -191,9 +199,7 @@ def _load_epochs(path: Path) -> dict[int, dict[str, Any]]:
                 for epoch in epochs
             }
     except Exception as exc:  # OSError, a bad header, safetensors' own error type
-        raise DataError(
-            f"unreadable cached expert checkpoints ({exc}); delete the file", file=str(path)
-        ) from None
+        raise DataError(f"not expert checkpoints ({exc})", file=str(path)) from None
     return states
 
 
@@ -213,9 +219,7 @@ def _load(
             state = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
         training = json.loads(header["training"])
     except Exception as exc:  # OSError, a bad header, safetensors' own error type
-        raise DataError(
-            f"unreadable cached expert ({exc}); delete the file", file=str(path)
-        ) from None
+        raise DataError(f"not a trained expert ({exc})", file=str(path)) from None
     learner_class = SEQUENTIAL_LEARNERS.get(learner)
     settings = learner_class.resolve_settings(settings)
     vectors = state["text_vectors"].numpy() if "text_vectors" in state else None
@@ -228,9 +232,7 @@ def _load(
     try:
         model.load_state_dict(state)
     except RuntimeError as exc:
-        raise DataError(
-            f"cached expert does not fit {learner} ({exc}); delete the file", file=str(path)
-        ) from None
+        raise DataError(f"does not fit {learner} ({exc})", file=str(path)) from None
     model.to(resolve_device(settings.device)).eval()
     return TrainedSequential(
         model=model,

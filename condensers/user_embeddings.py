@@ -3,7 +3,8 @@
 The cache key is a content hash of the dataset (items, histories, interactions), the model
 name, the seed and the train settings, so changing any input can never serve a stale array.
 Files: ``<cache root>/embeddings/<key>.npz`` holding ``user_ids`` and ``embeddings``
-(plain arrays, read with ``allow_pickle=False``).
+(plain arrays, read with ``allow_pickle=False``), sealed (`harness.cache_seal`): one that
+fails its seal or does not read is computed again.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from harness.cache_seal import read_sealed, seal
 from harness.dataset import Dataset
 from harness.errors import DataError
 from harness.hashing import content_key
@@ -58,14 +60,16 @@ class RecommenderUserEmbeddings:
 
     def __call__(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
         path = self.path(dataset)
-        if path.is_file():
-            known_ids, table = _read(path)
-        else:
+        stored = read_sealed(path, _read, what="user embeddings")
+        if stored is None:
             known_ids = np.sort(dataset.histories["user_id"].to_numpy(dtype=np.int64))
             table = self._compute(dataset, known_ids)
             buffer = io.BytesIO()
             np.savez(buffer, user_ids=known_ids, embeddings=table)
             atomic_write_bytes(path, buffer.getvalue())
+            seal(path)
+        else:
+            known_ids, table = stored
         return _lookup(known_ids, table, np.asarray(user_ids, dtype=np.int64), path)
 
     def _compute(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
@@ -82,9 +86,7 @@ def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:
         with np.load(path, allow_pickle=False) as archive:
             return archive["user_ids"], archive["embeddings"]
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(
-            f"unreadable cached embeddings ({exc}); delete the file", file=str(path)
-        ) from None
+        raise DataError(f"not a user-embeddings archive ({exc})", file=str(path)) from None
 
 
 def _lookup(known_ids: np.ndarray, table: np.ndarray, wanted: np.ndarray, path: Path) -> np.ndarray:

@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from harness.cache_seal import seal
 from harness.errors import DataError
 from harness.paths import atomic_dir
 from harness.sequences import SOFT_FILE, SoftSequences
@@ -190,8 +191,10 @@ class Dataset:
             )
 
     # ---- storage -----------------------------------------------------------------------
-    def save(self, folder: str | Path) -> Path:
-        """Write Parquet tables and a manifest; atomic: a crash leaves no half-written folder."""
+    def save(self, folder: str | Path, *, sealed: bool = False, inputs: dict | None = None) -> Path:
+        """Write Parquet tables and a manifest; atomic: a crash leaves no half-written folder.
+
+        `sealed`: a cache entry, sealed last with `inputs` (`harness.cache_seal`)."""
         folder = Path(folder)
         with atomic_dir(folder) as tmp:
             pq.write_table(_items_table(self.items, self.text_fields), tmp / "items.parquet")
@@ -215,6 +218,8 @@ class Dataset:
             (tmp / "manifest.json").write_text(
                 json.dumps(manifest, indent=2, sort_keys=True, default=str)
             )
+            if sealed:
+                seal(tmp, inputs)
         return folder
 
     @classmethod

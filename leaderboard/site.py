@@ -35,6 +35,7 @@ from harness.paths import atomic_dir
 from harness.progress import progress
 from leaderboard.aggregate import Entry, TrackView, aggregate, track_view
 from leaderboard.chart import Chart, build_chart
+from leaderboard.dataset_check import DatasetFlag, dataset_flags
 from leaderboard.downloads import entries_csv, entries_json
 from leaderboard.record import ResultRecord, read_record, record_json
 
@@ -91,6 +92,7 @@ class Section:
     has_original: bool
     view: TrackView
     columns: list[Column]
+    dataset_notes: list[str] = dataclasses.field(default_factory=list)  # `dataset_check`
 
     @property
     def title(self) -> str:
@@ -113,6 +115,7 @@ class SiteSummary:
     records: int
     entries: int
     sections: int
+    dataset_flags: tuple[DatasetFlag, ...] = ()
 
     def as_dict(self) -> dict:
         return {
@@ -120,6 +123,7 @@ class SiteSummary:
             "records": self.records,
             "entries": self.entries,
             "sections": self.sections,
+            "dataset_flags": [flag.as_dict() for flag in self.dataset_flags],
         }
 
 
@@ -313,7 +317,9 @@ def load_results(results_dir: str | Path) -> list[LoadedRecord]:
     return loaded
 
 
-def _sections(entries: list[Entry], hrefs: dict[str, str]) -> list[Section]:
+def _sections(
+    entries: list[Entry], hrefs: dict[str, str], flags: list[DatasetFlag]
+) -> list[Section]:
     grouped: dict[tuple[str, str, str], list[Entry]] = defaultdict(list)
     for entry in entries:
         grouped[(entry.track, entry.dataset, entry.recommender)].append(entry)
@@ -334,6 +340,7 @@ def _sections(entries: list[Entry], hrefs: dict[str, str]) -> list[Section]:
                 has_original=any(e.is_original for e in members),
                 view=view,
                 columns=size_columns(members, view),
+                dataset_notes=[flag.note() for flag in flags if flag.name == dataset],
             )
         )
     return sections
@@ -358,7 +365,8 @@ def render_site(
     built = built or datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     entries = aggregate(item.record for item in loaded)
     hrefs = {e.slug: f"entries/{e.slug}.html" for e in entries}
-    sections = _sections(entries, hrefs)
+    flags = dataset_flags([(item.record, item.path) for item in loaded])
+    sections = _sections(entries, hrefs, flags)
     by_section = {(s.track, s.dataset, s.recommender): s for s in sections}
     by_entry: dict[tuple[str, str, str, str], list[LoadedRecord]] = defaultdict(list)
     for item in loaded:
@@ -396,7 +404,11 @@ def render_site(
         (tmp / "leaderboard.json").write_text(entries_json(entries, built), encoding="utf-8")
         (tmp / SITE_MARKER).write_text("built by condbench leaderboard build\n", encoding="utf-8")
     return SiteSummary(
-        site_dir=site_dir, records=len(loaded), entries=len(entries), sections=len(sections)
+        site_dir=site_dir,
+        records=len(loaded),
+        entries=len(entries),
+        sections=len(sections),
+        dataset_flags=tuple(flags),
     )
 
 

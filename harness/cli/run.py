@@ -388,6 +388,7 @@ def verify(records, tolerance, rewrite, cache, mirror, as_json, container=None):
         cache=cache,
         mirror=mirror,
         rewrite=rewrite,
+        notify=lambda line: say(line, err=True),
     )
     if as_json:
         emit_json(report.to_dict())
@@ -404,6 +405,11 @@ def verify(records, tolerance, rewrite, cache, mirror, as_json, container=None):
             f"this one is {report.cpu}. CPU float results differ between instruction sets: "
             "compare on the CPU kind a record names",
             err=True,
+        )
+    if report.dataset_mismatches:
+        raise CheckFailed(
+            f"{len(report.dataset_mismatches)} record(s) were made from another dataset than "
+            f"the one loaded now, e.g. {report.dataset_mismatches[0].record}"
         )
     if not report.passed and not rewrite:
         records = len({d.record for d in report.differences})

@@ -35,6 +35,7 @@ from pydantic import ValidationError
 from condensers import registry
 from condensers.context import EXTRA_EVALUATIONS, CondenseContext
 from harness.budget import Budget, train_users
+from harness.cache_seal import read_sealed
 from harness.data import load_dataset
 from harness.dataset import NEGATIVES_CATALOGUE, NEGATIVES_ORIGINAL, Dataset
 from harness.errors import ConfigError, DataError, unknown_field
@@ -300,9 +301,11 @@ class GridRunner:
         key = content_key(key_payload)
         folder = cache_root(self.cache) / CONDENSED_FOLDER / key
         identity = cell.condenser == IDENTITY_CONDENSER
-        if not identity and self.reuse_condensed and (folder / "manifest.json").is_file():
-            dataset = Dataset.load(folder)
-            return dataset, dict(dataset.meta.get("condbench", {}), folder=str(folder), cached=True)
+        if not identity and self.reuse_condensed:
+            dataset = read_sealed(folder, Dataset.load, what="condensed set")
+            if dataset is not None:
+                made = dataset.meta.get("condbench", {})
+                return dataset, dict(made, folder=str(folder), cached=True)
         context = CondenseContext(
             cache_dir=self.cache,
             llm_spec=cell.llm,
@@ -332,7 +335,7 @@ class GridRunner:
         dataset = dataclasses.replace(dataset, meta={**dataset.meta, "condbench": made})
         if identity or not self.reuse_condensed:  # nothing worth caching (original) or asked not to
             return dataset, dict(made, cached=False)
-        dataset.save(folder)
+        dataset.save(folder, sealed=True)
         return dataset, dict(made, folder=str(folder), cached=False)
 
     # ---- training and evaluation ----------------------------------------------------------

@@ -34,6 +34,7 @@ import optuna
 from optuna.trial import TrialState
 
 from harness.budget import ALL_USERS
+from harness.cache_seal import read_json, read_sealed, seal
 from harness.errors import CondbenchError, ConfigError
 from harness.hashing import content_key
 from harness.metrics import quality
@@ -132,13 +133,13 @@ class Tuner:
                        "seed": cell.seed, "training": self.config.training, "metrics": self.config.metrics}  # fmt: skip
             key = content_key(payload)
             path = cache_root(self.runner.cache) / REFERENCE_FOLDER / f"original-dev-{key}.json"
-            if path.is_file():
-                self._original_dev = json.loads(path.read_text(encoding="utf-8"))
-            else:
+            self._original_dev = read_sealed(path, read_json, what="Original's dev metrics")
+            if self._original_dev is None:
                 train_set, _ = self.runner.condensed(cell, original)
                 result = self.runner.train_and_evaluate(cell, train_set, original, splits=("dev",))
                 self._original_dev = result.dev_metrics
                 atomic_write_text(path, json.dumps(self._original_dev, sort_keys=True))
+                seal(path)
         return self._original_dev
 
     def dev_quality(self, dev_metrics: dict[str, float]) -> float:

@@ -10,15 +10,22 @@ Float results of CPU training depend on the instruction set torch's kernels use 
 AVX-512 round differently), so a record is reproducible bit for bit on the CPU kind it names
 (`Environment.cpu`); on another kind its metrics move by a few thousandths, and by up to
 ~0.05 where a method's choice hangs on trained embeddings (TF-DCon's clustering). The report says
-when the CPU differs. ``rewrite=True`` re-records: each fresh record replaces its file (same
+when the CPU differs.
+
+Before a record is re-run, the dataset loaded now is compared with the one the record was
+made from (its ``dataset.sha256``, the `Dataset.fingerprint` of the original): where they
+differ the record is not re-run and fails, said in one line as soon as it is found; its
+metrics could not be expected to agree. ``rewrite=True`` re-records: each fresh record replaces its file (same
 path, command and tuning), for a deliberate re-commit whose reason goes in the commit.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from harness.dataset import Dataset
 from harness.errors import DataError
 from harness.paths import atomic_write_text
 from harness.progress import progress
@@ -28,6 +35,33 @@ from harness.run.runner import Cell, GridRunner
 from leaderboard.record import ResultRecord, read_record, record_json
 
 DEFAULT_TOLERANCE = 1e-4  # absolute; CPU runs are bit-for-bit repeatable on one machine
+SHORT = 12  # hex digits of a fingerprint shown
+
+
+@dataclass(frozen=True)
+class DatasetMismatch:
+    """A record made from another dataset than the one its name and version load now."""
+
+    record: str
+    dataset: str  # name and version, as recorded
+    recorded: str  # the record's dataset.sha256
+    now: str  # the fingerprint of the dataset loaded now
+
+    def describe(self) -> str:
+        return (
+            f"{self.record}: the dataset differs from the one the record was made from "
+            f"({self.dataset}: recorded sha256 {self.recorded[:SHORT]}…, loaded now "
+            f"{self.now[:SHORT]}…); not re-run"
+        )
+
+
+def dataset_mismatch(name: str, record: ResultRecord, original: Dataset) -> DatasetMismatch | None:
+    """The mismatch of `record`'s dataset fingerprint with `original`'s, if any (a record
+    without a fingerprint is not compared)."""
+    recorded, now = record.dataset.sha256, original.fingerprint()
+    if not recorded or recorded == now:
+        return None
+    return DatasetMismatch(name, f"{record.dataset.name} {record.dataset.version}", recorded, now)
 
 
 @dataclass(frozen=True)
@@ -120,10 +154,11 @@ class VerifyReport:
     cpu: str = ""  # this machine's
     other_cpus: dict[str, str] = field(default_factory=dict)  # record -> its CPU, where other
     rewritten: list[str] = field(default_factory=list)
+    dataset_mismatches: list[DatasetMismatch] = field(default_factory=list)
 
     @property
     def passed(self) -> bool:
-        return not self.differences
+        return not self.differences and not self.dataset_mismatches
 
     def to_dict(self) -> dict:
         return {
@@ -134,6 +169,7 @@ class VerifyReport:
             "cpu": self.cpu,
             "records_from_other_cpus": self.other_cpus,
             "rewritten": self.rewritten,
+            "dataset_mismatches": [m.__dict__ for m in self.dataset_mismatches],
         }
 
 
@@ -145,12 +181,16 @@ def verify_records(
     mirror: Path | None = None,
     progress_output: bool = True,
     rewrite: bool = False,
+    notify: Callable[[str], None] | None = None,
 ) -> VerifyReport:
+    """Re-run every record below `paths` and compare; `notify` gets each dataset mismatch's
+    line as it is found (before any training of that record)."""
     files = record_files(paths)
     records = [(str(path), read_record(path)) for path in files]  # all readable before any work
     configs = [(name, record, *config_of(record, name)) for name, record in records]
     differences: list[Difference] = []
     rewritten: list[str] = []
+    mismatches: list[DatasetMismatch] = []
     for name, record, config, cell in progress(
         configs, desc="verify", unit="record", enabled=progress_output, leave=True
     ):
@@ -162,6 +202,12 @@ def verify_records(
             progress=progress_output,
             reuse_condensed=False,
         )
+        mismatch = dataset_mismatch(name, record, runner.original(cell.dataset))
+        if mismatch is not None:
+            mismatches.append(mismatch)
+            if notify is not None:
+                notify(mismatch.describe())
+            continue
         fresh = runner.run_cell(cell, tuning=record.tuning, write=False)
         differences.extend(compare(name, record, fresh, tolerance))
         if rewrite:
@@ -180,4 +226,5 @@ def verify_records(
             if record.environment.cpu != here
         },
         rewritten=rewritten,
+        dataset_mismatches=mismatches,
     )

@@ -48,3 +48,34 @@ def test_cache_key_changes_with_every_input():
     keys.add(base.cache_key(changed))
     assert len(keys) == 5
     assert dataset.fingerprint() == handmade_dataset().fingerprint()
+
+
+def _provider(root) -> RecommenderUserEmbeddings:
+    return RecommenderUserEmbeddings(root, "naml", seed=0, settings=TINY, progress=False)
+
+
+def test_altered_truncated_or_unsealed_embeddings_are_computed_again(tmp_path, capsys):
+    dataset = handmade_dataset()
+    first = _provider(tmp_path)(dataset, USERS)
+    path = _provider(tmp_path).path(dataset)
+    whole = path.read_bytes()
+    seal_file = path.with_name(path.name + ".seal.json")
+    sealed = seal_file.read_bytes()
+    damages = {
+        "truncated": lambda: path.write_bytes(whole[: len(whole) // 2]),
+        "altered": lambda: path.write_bytes(whole[:-1] + bytes([whole[-1] ^ 1])),
+        "unsealed": seal_file.unlink,
+    }
+    expected = {"truncated": "(truncated or altered)", "altered": "differs from its seal",
+                "unsealed": "no seal (written by an older condbench"}  # fmt: skip
+    for name, damage in damages.items():
+        path.write_bytes(whole)
+        seal_file.write_bytes(sealed)
+        capsys.readouterr()
+        damage()
+        again = _provider(tmp_path)(dataset, USERS)
+        [line] = capsys.readouterr().err.strip().splitlines()
+        assert line.startswith(f"cache: user embeddings {path}: ") and expected[name] in line, name
+        assert line.endswith("; rebuilding it")
+        np.testing.assert_allclose(again, first, atol=1e-5)  # trained again, same seed
+        assert seal_file.is_file()

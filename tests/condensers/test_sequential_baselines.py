@@ -16,6 +16,7 @@ from condensers.context import CondenseContext
 from condensers.kcenter import greedy_k_center
 from condensers.registry import get, make
 from condensers.sequence_expert import MODELS_FOLDER, SequenceExpert, expert_settings
+from harness.cache_seal import FILE_SEAL_SUFFIX
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import ConfigError
 
@@ -267,7 +268,8 @@ def test_kcenter_trains_the_expert_once_and_reads_it_back(tmp_path, monkeypatch)
     first = condense("kcenter", original, 6, tmp_path, ctx=first_ctx)
     files = sorted(f.name for f in (tmp_path / MODELS_FOLDER).iterdir())
     expert = first_ctx.sequence_expert()  # the best weights, and every epoch's (TD3 reads them)
-    assert files == sorted([expert.path(original).name, expert.epochs_path(original).name])
+    stored = [expert.path(original).name, expert.epochs_path(original).name]
+    assert files == sorted(stored + [f"{name}{FILE_SEAL_SUFFIX}" for name in stored])  # sealed
     assert sorted(expert.checkpoints(original)) == [1, 2]
     users = np.sort(original.histories["user_id"].to_numpy())
     trained_vectors = first_ctx.sequence_representations(original, users)
@@ -286,3 +288,21 @@ def test_kcenter_trains_the_expert_once_and_reads_it_back(tmp_path, monkeypatch)
     assert len(rows_by_user(second)) == 6
     loaded = second_ctx.sequence_expert().trained(original)
     assert (loaded.learner, loaded.epochs_run) == ("sasrec", 2)
+
+
+def test_a_truncated_cached_expert_is_trained_again(tmp_path, capsys):
+    from recommenders.sequence_settings import SequentialTrainSettings
+
+    original = tiny_sequential_dataset()
+    settings = SequentialTrainSettings(max_epochs=1, device="cpu", threads=1)
+    expert = context(tmp_path, train_settings=settings).sequence_expert()
+    first = expert.trained(original)
+    path = expert.path(original)
+    path.write_bytes(path.read_bytes()[:100])
+    capsys.readouterr()
+    again = context(tmp_path, train_settings=settings).sequence_expert().trained(original)
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith(f"cache: trained expert {path}: ") and "truncated" in line
+    assert line.endswith("; rebuilding it")
+    for name, value in first.model.state_dict().items():  # the same bits: training is seeded
+        assert (again.model.state_dict()[name] == value).all(), name

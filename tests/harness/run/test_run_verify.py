@@ -63,3 +63,24 @@ def test_verify_rejects_a_missing_record(tmp_path):
     done = invoke_condbench("verify", tmp_path / "nope.json")
     assert done.exit_code == 2
     assert "no such record file or folder" in done.stderr
+
+
+def test_verify_fails_a_record_made_from_another_dataset_before_training(fresh_record, tmp_path):
+    path, cache = fresh_record
+    edited = tmp_path / path.name
+    data = json.loads(path.read_text())
+    data["dataset"]["sha256"] = "cd" * 32
+    edited.write_text(json.dumps(data))
+    done = invoke_condbench("verify", edited, "--cache", cache)
+    assert done.exit_code == 1
+    lines = done.stderr.strip().splitlines()  # progress lines among them
+    [said] = [line for line in lines if "the dataset differs" in line]
+    assert said.startswith(f"{edited}: the dataset differs from the one the record was made from")
+    assert f"recorded sha256 {'cd' * 6}…, loaded now " in said and said.endswith("; not re-run")
+    assert lines.index(said) < len(lines) - 1 and lines[-1] == (
+        f"error: 1 record(s) were made from another dataset than the one loaded now, e.g. {edited}"
+    )
+    assert "moved:" not in done.stdout  # not re-run
+    report = json.loads(invoke_condbench("verify", edited, "--cache", cache, "--json").stdout)
+    assert not report["passed"] and report["differences"] == []
+    assert report["dataset_mismatches"][0]["recorded"] == "cd" * 32
