@@ -3,8 +3,8 @@
 `LLMClient` is the interface. It answers many keys at once; a single request
 (`title(key, fields)`, `interests(key, titles)`) is a batch of one. `GeneratingClient`
 serves it from a text backend (openai, local) through one path, `_answer_all`: prompt ->
-cache -> backend -> parse, with a retry on an unusable answer and then a recorded, counted
-fallback. The replay backend has its own client (`backends/replay.py`), since it answers
+cache -> backend -> parse (`answers`: rejected answers are asked again), then a counted
+fallback that is never cached. The replay backend has its own client (`backends/replay.py`), since it answers
 from recorded outputs only.
 
 The uncached inputs go to the backend in groups of its `batch_size` when it generates many
@@ -50,6 +50,7 @@ class TextBackend(Protocol):
     name: str
     model: str
     identity: str  # model name plus whatever changes its answers (file hash, engine)
+    endpoint: str | None  # where it is served (a base URL) or None: part of the cache key
     concurrency: int
 
     def complete(
@@ -221,8 +222,18 @@ class GeneratingClient(LLMClient):
         parse: Callable[[str], Any],
         fallback: Callable[[], Any],
     ) -> PendingAnswer:
-        key = cache_key(self.backend.name, self.backend.identity, PROMPT_VERSION, task, task_input)
+        key = cache_key(
+            self.backend.name,
+            self.backend.identity,
+            PROMPT_VERSION,
+            task,
+            task_input,
+            endpoint=self._endpoint(),
+        )
         return PendingAnswer(key, task_input, messages, parse, fallback)
+
+    def _endpoint(self) -> str | None:
+        return getattr(self.backend, "endpoint", None)
 
     def _answer_all(
         self, task: str, asks: dict[str, PendingAnswer | None], label: str, progress: bool
@@ -248,7 +259,7 @@ class GeneratingClient(LLMClient):
                     continue
                 self._stats.add("requests")
                 cached = self.cache.get(key)
-                if cached is not None:
+                if cached is not None and not cached.fallback:  # an old cache's fallback: ask again
                     results[request_key] = self._served_from_cache(cached)
                     bar.update()
                     continue
@@ -303,7 +314,8 @@ class GeneratingClient(LLMClient):
 
     def _ask_group(self, task: str, group: list[PendingAnswer]) -> None:
         """Answer every request of `group` (same task): one backend round per attempt, the
-        unusable answers asked again, then the fallback; each answer cached."""
+        unusable answers asked again, then the fallback; each real answer cached (a fallback
+        is not)."""
         unanswered = list(group)
         for attempt in range(self.settings.parse_retries + 1):
             if not unanswered:
@@ -324,11 +336,13 @@ class GeneratingClient(LLMClient):
             answer.output = answer.fallback()
             answer.is_fallback = True
         for answer in group:
+            if answer.is_fallback:
+                continue  # never cached: asked again on the next run
             self.cache.put(
                 answer.key,
                 task=task,
                 backend=self.backend.name,
-                model=self.backend.identity,
+                model=_answered_by(self.backend.identity, self._endpoint()),
                 prompt_version=PROMPT_VERSION,
                 task_input=answer.task_input,
                 output=answer.output,
@@ -340,6 +354,11 @@ class GeneratingClient(LLMClient):
         if cached.fallback:
             self._stats.add("fallbacks")
         return cached.output
+
+
+def _answered_by(identity: str, endpoint: str | None) -> str:
+    """The cache row's `model` column: the identity, and where it was served."""
+    return f"{identity}@{endpoint}" if endpoint else identity
 
 
 def _check_fields(key: str, fields: Mapping[str, str]) -> dict[str, str]:

@@ -38,8 +38,9 @@ class OpenAIBackend:
         concurrency: int,
     ):
         self.model = model
-        self.identity = model  # the cache key names the model, not the host serving it
+        self.identity = model
         self.base_url = base_url.rstrip("/")
+        self.endpoint = self.base_url  # in the cache key: two URLs never share answers
         self.concurrency = concurrency
         self.max_retries = max_retries
         self.backoff_s = backoff_s

@@ -132,11 +132,27 @@ def test_an_unparseable_answer_is_retried_then_replaced_by_a_counted_fallback(
     retry = endpoint.requests[1]["messages"]
     assert retry[-1]["role"] == "user" and "[new_title]" in retry[-1]["content"]
 
-    # the fallback is recorded: a re-run makes no call and still counts it
+    # the fallback is not cached: a re-run asks again (and counts it again)
     with _client(endpoint.base_url, tmp_path) as client:
         assert client.title("d/item/3", {"title": "the usual suspects", "year": "1995"}) == title
-        assert client.stats()["calls"] == 0 and client.stats()["fallbacks"] == 1
-    assert len(endpoint.requests) == 2
+        assert client.stats()["calls"] == 2 and client.stats()["fallbacks"] == 1
+        assert client.cache.count() == 0
+    assert len(endpoint.requests) == 4
+
+
+def test_one_model_name_at_two_urls_does_not_share_answers(scripted_endpoint, tmp_path):
+    first = scripted_endpoint([(200, "[new_title]{Heat, as the first endpoint says.}", 0.0)])
+    second = scripted_endpoint([(200, "[new_title]{Heat, as the second endpoint says.}", 0.0)])
+    fields = {"title": "heat"}
+    with _client(first.base_url, tmp_path) as client:
+        assert client.title("d/item/0", fields) == "Heat, as the first endpoint says."
+    with _client(second.base_url, tmp_path) as client:
+        assert client.title("d/item/0", fields) == "Heat, as the second endpoint says."
+        assert client.stats()["calls"] == 1 and client.cache.count() == 2
+    with _client(first.base_url, tmp_path) as client:  # each URL's answer stays its own
+        assert client.title("d/item/0", fields) == "Heat, as the first endpoint says."
+        assert client.stats()["cached"] == 1
+    assert (len(first.requests), len(second.requests)) == (1, 1)
 
 
 def test_a_good_second_answer_after_a_bad_one_is_used(scripted_endpoint, tmp_path):
