@@ -87,13 +87,15 @@ def test_the_endpoint_is_part_of_the_key_only_when_there_is_one():
     assert cache_key(*base, endpoint=None) == cache_key(*base)  # no URL: the older key
 
 
-def test_committed_local_llm_cache_keys_are_unchanged():
+def test_committed_local_llm_cache_keys_are_unchanged(tmp_path):
     """Every row of results/llm-cache/*.sqlite (local backend: no endpoint) is found under
-    the key today's code computes, so `condbench verify` replays it with no LLM call."""
+    the key today's code computes, so `condbench verify` replays it with no LLM call. Read
+    from a copy: SQLite writes -wal/-shm files beside a WAL database, even read-only."""
     files = sorted((REPO / "results" / "llm-cache").glob("*.sqlite"))
     assert files
-    for path in files:
-        with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
+    for source in files:
+        path = shutil.copyfile(source, tmp_path / source.name)
+        with contextlib.closing(sqlite3.connect(path)) as db:
             rows = db.execute(
                 "SELECT key, backend, model, prompt_version, task, input FROM responses"
             ).fetchall()
