@@ -255,6 +255,8 @@ def condense_report(
             "cached": llm.get("cached", 0),
             "replayed": llm.get("replayed", 0),
             "fallbacks": llm.get("fallbacks", 0),
+            "retries": llm.get("retries", 0),
+            "http_attempts": llm.get("http_attempts", 0),
             "describe": ctx.llm_client.describe() if ctx.llm_client is not None else None,
         },
         "seconds": {stage: round(value, 3) for stage, value in ctx.timings.items()},
@@ -271,7 +273,8 @@ def format_report(report: dict) -> str:
         f"ratio to Original: item {report['ratio_item']:.1%}, user {report['ratio_user']:.1%}, "
         f"overall {report['ratio_overall']:.1%}",
         f"LLM calls: made {llm['calls_made']}, cached {llm['cached']}, replayed {llm['replayed']}, "
-        f"fallen back {llm['fallbacks']}",
+        f"fallen back {llm['fallbacks']}, retried {llm['retries']}, "
+        f"HTTP attempts {llm['http_attempts']}",
         "wall time: "
         + ", ".join(f"{stage} {sec:.2f}s" for stage, sec in report["seconds"].items()),
         f"written to {report['output']}",

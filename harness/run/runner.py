@@ -533,6 +533,8 @@ def _llm_info(llm: dict) -> LLMInfo:
         cached=int(llm.get("cached", 0))
         + int(llm.get("replayed", 0)),  # replay answers count as cached
         fallbacks=int(llm.get("fallbacks", 0)),
+        retries=int(llm.get("retries", 0)),
+        http_attempts=int(llm.get("http_attempts", 0)),
     )
 
 

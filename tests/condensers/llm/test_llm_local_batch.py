@@ -169,6 +169,7 @@ def test_batched_client_answers_and_counts_as_one_at_a_time(tmp_path):
         "replayed": 0,
         "retries": 2 + 1,
         "fallbacks": 1 + 1,  # "hopeless case", and the empty history
+        "http_attempts": 0,
     }
     assert expected_titles["t/item/3"] == answers.fallback_title({"name": "hopeless case"})
     assert expected_titles["t/item/1"] == "About name garbage in year 1995"
