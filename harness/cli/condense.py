@@ -27,7 +27,7 @@ from condensers.base import train_users
 from condensers.context import CondenseContext
 from condensers.registry import available
 from harness.budget import Budget
-from harness.cli.options import param_option, parse_pairs
+from harness.cli.options import llm_client_options, llm_settings, param_option, parse_pairs
 from harness.cli.output import emit_json, say
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import ConfigError
@@ -65,6 +65,7 @@ from recommenders.settings import TrainSettings
     show_default=True,
     help="replay | local | openai:MODEL@URL",
 )
+@llm_client_options
 @click.option(
     "--recommender", default="naml", show_default=True, help="model whose user encoder gives z_u"
 )
@@ -99,6 +100,8 @@ def condense(
     params: tuple[str, ...],
     seed: int,
     llm_spec: str,
+    llm_timeout: float | None,
+    llm_retries: int | None,
     recommender: str,
     train_settings: tuple[str, ...],
     subset_users: int | None,
@@ -116,6 +119,7 @@ def condense(
         cache_dir=cache,
         mirror=mirror,
         llm_spec=llm_spec,
+        llm_settings=llm_settings(llm_timeout, llm_retries),
         recommender=recommender,
         train_settings=parse_train_settings(train_settings),
         seed=seed,

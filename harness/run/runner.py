@@ -281,6 +281,7 @@ class GridRunner:
         context = CondenseContext(
             cache_dir=self.cache,
             llm_spec=cell.llm,
+            llm_settings=self.config.llm_settings,
             recommender=embeddings.recommender,
             seed=embeddings.seed,
             train_settings=self.settings(),

@@ -20,10 +20,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
 
 from condensers.llm import ClientSettings, make_client
 from condensers.llm.answers import fallback_interests, fallback_title
 from condensers.llm.cache import CACHE_FILE
+from harness.cli import main
 from harness.run.runner import _llm_info
 
 DRIP_INTERVAL_S = 1.0
@@ -229,3 +231,15 @@ def test_a_drip_feed_fails_at_the_deadline(hostile, tmp_path, retries):
         assert c.stats()["http_attempts"] == retries + 1 and c.stats()["fallbacks"] == 1
     assert answer == "case-drip"
     assert (retries + 1) * DEADLINE_S - 0.05 < elapsed < (retries + 1) * DEADLINE_S + MARGIN_S
+
+
+def test_llm_title_timeout_and_retries_options_hold_against_a_drip_feed(hostile, cache):
+    args = ["llm", "title", "--llm", f"openai:m@{hostile.base_url}", "-f", "title=case-drip"]
+    started = time.monotonic()
+    result = CliRunner().invoke(main, [*args, "--timeout", "1", "--retries", "0", "--json"])
+    elapsed = time.monotonic() - started
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["answer"] == "case-drip"  # the fallback
+    assert report["stats"]["http_attempts"] == 1 and report["stats"]["fallbacks"] == 1
+    assert elapsed < DEADLINE_S + MARGIN_S
