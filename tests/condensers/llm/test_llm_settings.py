@@ -61,3 +61,29 @@ def test_bad_option_values_are_usage_errors(command, option, value):
     }[command]
     result = CliRunner().invoke(main, args)
     assert result.exit_code == 2 and option in result.output
+
+
+def test_the_docs_state_the_llm_layers_numbers():
+    """docs/architecture.md's LLM section keeps the code's numbers."""
+    from pathlib import Path
+
+    from condensers.llm import answers, server
+    from condensers.llm.backends import openai
+
+    text = (Path(__file__).resolve().parents[3] / "docs" / "architecture.md").read_text()
+    section = text[text.index("## The LLM layer") : text.index("## Records and reproducibility")]
+    defaults = ClientSettings()
+    stated = [
+        f"over {answers.MAX_ANSWER_CHARS:,} characters",
+        f"over {answers.MAX_TITLE_WORDS} words or {answers.MAX_TITLE_CHARS} characters",
+        f"`parse_retries` times (default {defaults.parse_retries})",
+        f"`timeout_s`\n  (default {defaults.timeout_s:g} s)",
+        f"`max_retries` times (default {defaults.max_retries}; backoff {defaults.backoff_s:g} s",
+        f"over {openai.MAX_RESPONSE_BYTES >> 20} MiB,",
+        f"`unavailable_after` (default {defaults.unavailable_after})",
+        f"A body over {server.MAX_BODY_BYTES >> 20} MiB is answered 413",
+        f"deeper\n  than {server.MAX_JSON_DEPTH} levels",
+        f"`--read-deadline` (default {server.READ_DEADLINE_S:g} s",
+        f"`--max-connections` (default {server.MAX_CONNECTIONS})",
+    ]
+    assert [claim for claim in stated if claim not in section] == []
