@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from condensers.llm import ReplayTable, make_client
+from condensers.llm import ClientSettings, ReplayTable, make_client
 from condensers.sequence_expert import EXPERT_LEARNER, SequenceExpert
 from condensers.user_embeddings import RecommenderUserEmbeddings
 from harness.data import load_dataset, release_llm_outputs
@@ -48,6 +48,8 @@ class CondenseContext:
 
     - ``llm_spec``: "replay" (recorded outputs, e.g. the release's gpt-3.5 text), "local",
       or "openai:MODEL@URL"; see `condensers.llm.make_client`.
+    - ``llm_settings``: how the client talks to its backend (`condensers.llm.ClientSettings`:
+      deadline, retries, concurrency); None: the defaults.
     - ``mirror``: the data mirror for release files (default: $CONDBENCH_MIRROR).
     - ``recommender``/``seed``/``train_settings``: the model trained on Original whose user
       encoder gives z_u (cached under ``<cache>/embeddings``).
@@ -61,6 +63,7 @@ class CondenseContext:
     cache_dir: Path | None = None
     mirror: Path | None = None
     llm_spec: str = "replay"
+    llm_settings: ClientSettings | None = None
     recommender: str = "naml"
     seed: int = 0
     train_settings: Any = None
@@ -92,7 +95,10 @@ class CondenseContext:
                     release_llm_outputs(dataset_name, mirror=self.mirror, cache=self.cache_dir),
                 )
             self.llm_client = make_client(
-                self.llm_spec, cache_dir=Path(self.cache_dir) / "llm", replay=replay
+                self.llm_spec,
+                cache_dir=Path(self.cache_dir) / "llm",
+                replay=replay,
+                settings=self.llm_settings,
             )
         return self.llm_client
 

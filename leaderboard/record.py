@@ -160,12 +160,27 @@ class Timings(_Strict):
 
 
 class LLMInfo(_Strict):
+    """The LLM of a record and its counts: ``calls`` made to the backend, answers ``cached``
+    (or replayed), ``fallbacks``; ``retries`` (asks after a rejected answer) and
+    ``http_attempts`` (every HTTP request, transport retries included) are left out of the
+    JSON when 0, so records made before them keep their text."""
+
     backend: str
     model: str
     prompt_version: str = ""
     calls: int = 0
     cached: int = 0
     fallbacks: int = 0
+    retries: Count = 0
+    http_attempts: Count = 0
+
+    @model_serializer(mode="wrap")
+    def _without_zero_counts(self, handler: Any) -> dict[str, Any]:
+        data = handler(self)
+        for name in ("retries", "http_attempts"):
+            if not data.get(name):
+                data.pop(name, None)
+        return data
 
 
 class Environment(_Strict):

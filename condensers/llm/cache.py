@@ -1,8 +1,12 @@
 """The LLM response cache: one SQLite file, keyed by a hash of who answered what.
 
-Key = sha256 of (backend, model, prompt template version, task, input). A stored row holds
-the output (JSON) and whether it is a fallback, so a re-run makes no new calls and still
-counts its fallbacks. Safe across threads (one connection per thread) and processes (WAL).
+Key = sha256 of (backend, model, prompt template version, task, input[, endpoint]). The
+endpoint (an openai backend's base URL) is appended only for backends that have one, so one
+model name served at two URLs never shares answers, while the keys of the local backend
+(no endpoint) are those of every cache written before (`results/llm-cache/*.sqlite` stays
+usable). Only real answers are stored: the client never caches a fallback, and reads a
+fallback row of an older cache as a miss, so a fallback is asked again on the next run.
+Safe across threads (one connection per thread) and processes (WAL).
 """
 
 from __future__ import annotations
@@ -41,9 +45,18 @@ class CachedAnswer:
     fallback: bool
 
 
-def cache_key(backend: str, model: str, prompt_version: str, task: str, task_input: Any) -> str:
-    """The content hash that identifies one answer."""
+def cache_key(
+    backend: str,
+    model: str,
+    prompt_version: str,
+    task: str,
+    task_input: Any,
+    endpoint: str | None = None,
+) -> str:
+    """The content hash that identifies one answer (`endpoint`: the base URL, if any)."""
     payload = [backend, model, prompt_version, task, task_input]
+    if endpoint:
+        payload.append(endpoint)
     return content_key(payload, length=None, ensure_ascii=False)
 
 

@@ -3,8 +3,8 @@
 `LLMClient` is the interface. It answers many keys at once; a single request
 (`title(key, fields)`, `interests(key, titles)`) is a batch of one. `GeneratingClient`
 serves it from a text backend (openai, local) through one path, `_answer_all`: prompt ->
-cache -> backend -> parse, with a retry on an unusable answer and then a recorded, counted
-fallback. The replay backend has its own client (`backends/replay.py`), since it answers
+cache -> backend -> parse (`answers`: rejected answers are asked again), then a counted
+fallback that is never cached. The replay backend has its own client (`backends/replay.py`), since it answers
 from recorded outputs only.
 
 The uncached inputs go to the backend in groups of its `batch_size` when it generates many
@@ -24,7 +24,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from condensers.llm import answers, prompts
 from condensers.llm.cache import CachedAnswer, ResponseCache, cache_key
-from condensers.llm.errors import LLMInputError, LLMSpecError
+from condensers.llm.errors import LLMInputError, LLMSpecError, LLMTransportError, LLMUnavailable
 from condensers.llm.prompts import INTERESTS_TASK, LIMITS, PROMPT_VERSION, TITLE_TASK, Message
 from harness.errors import ConfigError
 from harness.progress import Progress
@@ -37,11 +37,17 @@ class ClientSettings(Settings):
     label: ClassVar[str] = "llm setting"
     error: ClassVar[type[ConfigError]] = LLMSpecError
 
+    # each HTTP attempt's total deadline (connect, send, headers and body together)
     timeout_s: number_at_least(1e-3) = 60.0
-    max_retries: int_at_least(0) = 3  # transport retries (timeouts, 5xx, 429), with exponential backoff
+    # transport retries (deadline, connection, 5xx, 429, unreadable body), backoff doubling
+    max_retries: int_at_least(0) = 3
     backoff_s: number_at_least(0.0) = 1.0
-    concurrency: int_at_least(1) = 4  # parallel requests (openai); the local model runs one at a time
-    parse_retries: int_at_least(0) = 1  # extra asks after an unusable answer, before the fallback
+    # parallel requests (openai); the local model runs one at a time
+    concurrency: int_at_least(1) = 4
+    # extra asks after a rejected answer (`answers`), before the fallback
+    parse_retries: int_at_least(0) = 1
+    # requests in a row failing at the transport level before the run stops; 0: never
+    unavailable_after: int_at_least(0) = 8
 
 
 class TextBackend(Protocol):
@@ -50,6 +56,7 @@ class TextBackend(Protocol):
     name: str
     model: str
     identity: str  # model name plus whatever changes its answers (file hash, engine)
+    endpoint: str | None  # where it is served (a base URL) or None: part of the cache key
     concurrency: int
 
     def complete(
@@ -101,7 +108,7 @@ class PendingAnswer:
 class ClientStats:
     """Counters of one client: requests, backend calls, cache hits, retries, fallbacks."""
 
-    COUNTERS = ("requests", "calls", "cached", "replayed", "retries", "fallbacks")
+    COUNTERS = ("requests", "calls", "cached", "replayed", "retries", "fallbacks", "http_attempts")
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -151,7 +158,9 @@ class LLMClient(ABC):
         """Backend, model and prompt template version: recorded in every result."""
 
     def stats(self) -> dict[str, int]:
-        """Counters: requests, calls (made to the backend), cached, replayed, retries, fallbacks."""
+        """Counters: requests, calls (made to the backend), cached, replayed, retries (asks
+        after a rejected answer), fallbacks, http_attempts (every HTTP request sent, transport
+        retries included; 0 for backends without HTTP)."""
         return self._stats.as_dict()
 
     def close(self) -> None:  # noqa: B027 (optional hook: nothing to release by default)
@@ -173,9 +182,14 @@ class GeneratingClient(LLMClient):
         self.cache = cache
         self.settings = settings
         self.concurrency = backend.concurrency
+        self._failures = FailureStreak(settings.unavailable_after)
 
     def describe(self) -> dict[str, Any]:
         return {**self.backend.describe(), "prompt_version": PROMPT_VERSION}
+
+    def stats(self) -> dict[str, int]:
+        counters = getattr(self.backend, "counters", None)
+        return {**super().stats(), **(counters() if counters is not None else {})}
 
     def close(self) -> None:
         self.backend.close()
@@ -221,8 +235,18 @@ class GeneratingClient(LLMClient):
         parse: Callable[[str], Any],
         fallback: Callable[[], Any],
     ) -> PendingAnswer:
-        key = cache_key(self.backend.name, self.backend.identity, PROMPT_VERSION, task, task_input)
+        key = cache_key(
+            self.backend.name,
+            self.backend.identity,
+            PROMPT_VERSION,
+            task,
+            task_input,
+            endpoint=self._endpoint(),
+        )
         return PendingAnswer(key, task_input, messages, parse, fallback)
+
+    def _endpoint(self) -> str | None:
+        return getattr(self.backend, "endpoint", None)
 
     def _answer_all(
         self, task: str, asks: dict[str, PendingAnswer | None], label: str, progress: bool
@@ -248,7 +272,7 @@ class GeneratingClient(LLMClient):
                     continue
                 self._stats.add("requests")
                 cached = self.cache.get(key)
-                if cached is not None:
+                if cached is not None and not cached.fallback:  # an old cache's fallback: ask again
                     results[request_key] = self._served_from_cache(cached)
                     bar.update()
                     continue
@@ -289,8 +313,9 @@ class GeneratingClient(LLMClient):
                     future.result()
                     yield [answer]
 
-    def _complete(self, task: str, conversations: list[list[Message]]) -> list[str]:
-        """The backend's raw answers: one batched call, or one call per conversation."""
+    def _complete(self, task: str, conversations: list[list[Message]]) -> list[str | None]:
+        """The backend's raw answers: one batched call, or one call per conversation (None:
+        that request failed at the transport level after the backend's retries)."""
         limits = LIMITS[task]
         options = {
             "max_tokens": limits.max_new_tokens,
@@ -298,13 +323,25 @@ class GeneratingClient(LLMClient):
             "answer_prefix": limits.answer_prefix,
         }
         if isinstance(self.backend, BatchTextBackend):
-            return self.backend.complete_many(conversations, **options)
-        return [self.backend.complete(messages, **options) for messages in conversations]
+            return list(self.backend.complete_many(conversations, **options))
+        return [self._complete_one(messages, options) for messages in conversations]
+
+    def _complete_one(self, messages: list[Message], options: dict[str, Any]) -> str | None:
+        self._failures.check()
+        try:
+            answer = self.backend.complete(messages, **options)
+        except LLMTransportError as exc:
+            self._failures.failed(str(exc))
+            return None
+        self._failures.succeeded()
+        return answer
 
     def _ask_group(self, task: str, group: list[PendingAnswer]) -> None:
         """Answer every request of `group` (same task): one backend round per attempt, the
-        unusable answers asked again, then the fallback; each answer cached."""
+        unusable answers asked again, then the fallback; each real answer cached (a fallback
+        is not)."""
         unanswered = list(group)
+        failed: list[PendingAnswer] = []  # the transport failed: not asked again now
         for attempt in range(self.settings.parse_retries + 1):
             if not unanswered:
                 break
@@ -314,21 +351,26 @@ class GeneratingClient(LLMClient):
             raws = self._complete(task, [answer.messages for answer in unanswered])
             still_unanswered = []
             for answer, raw in zip(unanswered, raws, strict=True):
+                if raw is None:
+                    failed.append(answer)
+                    continue
                 answer.output = answer.parse(raw)
                 if answer.output is None:
                     answer.messages = prompts.retry_messages(task, answer.messages, raw)
                     still_unanswered.append(answer)
             unanswered = still_unanswered
-        for answer in unanswered:
+        for answer in [*unanswered, *failed]:
             self._stats.add("fallbacks")
             answer.output = answer.fallback()
             answer.is_fallback = True
         for answer in group:
+            if answer.is_fallback:
+                continue  # never cached: asked again on the next run
             self.cache.put(
                 answer.key,
                 task=task,
                 backend=self.backend.name,
-                model=self.backend.identity,
+                model=_answered_by(self.backend.identity, self._endpoint()),
                 prompt_version=PROMPT_VERSION,
                 task_input=answer.task_input,
                 output=answer.output,
@@ -340,6 +382,38 @@ class GeneratingClient(LLMClient):
         if cached.fallback:
             self._stats.add("fallbacks")
         return cached.output
+
+
+class FailureStreak:
+    """Requests in a row that failed at the transport level: at `limit` (0: never) the next
+    request raises `LLMUnavailable` instead of quietly falling back for every input."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self._lock = threading.Lock()
+        self._count = 0
+        self._last = ""
+
+    def check(self) -> None:
+        with self._lock:
+            if self.limit and self._count >= self.limit:
+                raise LLMUnavailable(
+                    f"{self._count} LLM requests in a row failed; the last: {self._last}"
+                )
+
+    def failed(self, problem: str) -> None:
+        with self._lock:
+            self._count += 1
+            self._last = problem
+
+    def succeeded(self) -> None:
+        with self._lock:
+            self._count = 0
+
+
+def _answered_by(identity: str, endpoint: str | None) -> str:
+    """The cache row's `model` column: the identity, and where it was served."""
+    return f"{identity}@{endpoint}" if endpoint else identity
 
 
 def _check_fields(key: str, fields: Mapping[str, str]) -> dict[str, str]:

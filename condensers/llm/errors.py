@@ -19,3 +19,8 @@ class LLMUnavailable(CondbenchError):
 
 class LLMInputError(CondbenchError):
     """A task input the LLM layer cannot use (no item fields, a non-string title)."""
+
+
+class LLMTransportError(LLMUnavailable):
+    """One request failed at the transport level after its retries (deadline, connection,
+    5xx, an unreadable body): the client falls back for it, uncached, and counts it."""

@@ -5,12 +5,22 @@ loopback use (`condbench llm serve`): the local model becomes an endpoint the `o
 backend, or any OpenAI client, can talk to. Decoding is the backend's own (greedy for the
 local model): `temperature` and the like are accepted and ignored. `stop` is honoured, and
 a trailing assistant message is continued (its text is not repeated in the answer).
+
+Limits, each answered clearly: a body over MAX_BODY_BYTES (1 MiB) gets 413, JSON nested
+deeper than MAX_JSON_DEPTH (32 levels) 400; a connection must deliver each request (line,
+headers and body) within `read_deadline_s` (READ_DEADLINE_S, 10 s) of starting to wait for
+it, or it is cut off (a client dripping bytes, or idling on keep-alive); at most
+`max_connections` (MAX_CONNECTIONS, 16) are served at once, and one more is answered 503
+(with Retry-After) and closed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import re
+import socket
 import sys
 import threading
 import time
@@ -22,8 +32,14 @@ from condensers.llm.errors import LLMSpecError
 from condensers.llm.spec import is_loopback
 
 MAX_BODY_BYTES = 1 << 20
+MAX_JSON_DEPTH = 32
+READ_DEADLINE_S = 10.0
+MAX_CONNECTIONS = 16
+REFUSE_LINGER_S = 0.2  # reading what a refused client sent, so the 503 is not lost to a reset
 MAX_TOKENS_CAP = 512
 DEFAULT_MAX_TOKENS = 64
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+_JSON_BRACKET = re.compile(rb"[\[\]{}]")
 
 
 def check_host(host: str, *, allow_remote: bool) -> None:
@@ -36,7 +52,34 @@ def check_host(host: str, *, allow_remote: bool) -> None:
 
 
 class RequestError(Exception):
-    """A bad request: answered with HTTP 400 and this message."""
+    """A bad request: answered with `status` (400 unless said) and this message."""
+
+    def __init__(self, message: str, status: int = 400):
+        super().__init__(message)
+        self.status = status
+
+
+class CutOff(Exception):
+    """The connection missed its read deadline: closed without an answer."""
+
+
+class ConnectionDeadline:
+    """Shuts a connection down `seconds` from now unless cancelled first."""
+
+    def __init__(self, connection: socket.socket, seconds: float):
+        self.fired = False
+        self._connection = connection
+        self._timer = threading.Timer(seconds, self._cut)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _cut(self) -> None:
+        self.fired = True
+        with contextlib.suppress(OSError):
+            self._connection.shutdown(socket.SHUT_RDWR)
+
+    def cancel(self) -> None:
+        self._timer.cancel()
 
 
 class CompletionServer(ThreadingHTTPServer):
@@ -44,12 +87,55 @@ class CompletionServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, host: str, port: int, backend: TextBackend, *, delay_s: float = 0.0):
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        backend: TextBackend,
+        *,
+        delay_s: float = 0.0,
+        read_deadline_s: float = READ_DEADLINE_S,
+        max_connections: int = MAX_CONNECTIONS,
+    ):
         super().__init__((host, port), CompletionHandler)
         self.backend = backend
         self.delay_s = delay_s
+        self.read_deadline_s = read_deadline_s
+        self.max_connections = max_connections
         self.request_numbers = itertools.count(1)
         self.backend_lock = threading.Lock()
+        self._connections = threading.BoundedSemaphore(max_connections)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Serve the connection in a thread, or refuse it (503) when all slots are taken."""
+        if not self._connections.acquire(blocking=False):
+            self._refuse(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._connections.release()
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._connections.release()
+
+    def _refuse(self, request: socket.socket) -> None:
+        message = f"over {self.max_connections} connections at once; retry later"
+        body = json.dumps({"error": {"message": message, "type": "server_busy"}}).encode()
+        head = (
+            "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n"
+        )
+        with contextlib.suppress(OSError):
+            request.settimeout(REFUSE_LINGER_S)
+            request.sendall(head.encode("ascii") + body)
+            request.shutdown(socket.SHUT_WR)
+            _drain(request, REFUSE_LINGER_S)
+        self.shutdown_request(request)
 
     @property
     def base_url(self) -> str:
@@ -64,11 +150,20 @@ def make_server(
     port: int = 8011,
     allow_remote: bool = False,
     delay_s: float = 0.0,
+    read_deadline_s: float = READ_DEADLINE_S,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> CompletionServer:
     """Bind the server (port 0: a free port); refuses a non-loopback host unless allowed."""
     check_host(host, allow_remote=allow_remote)
     try:
-        return CompletionServer(host, port, backend, delay_s=delay_s)
+        return CompletionServer(
+            host,
+            port,
+            backend,
+            delay_s=delay_s,
+            read_deadline_s=read_deadline_s,
+            max_connections=max_connections,
+        )
     except OSError as exc:
         raise LLMSpecError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
 
@@ -77,7 +172,25 @@ class CompletionHandler(BaseHTTPRequestHandler):
     server: CompletionServer
     protocol_version = "HTTP/1.1"
 
+    def setup(self) -> None:
+        self.timeout = self.server.read_deadline_s  # each read, too (StreamRequestHandler)
+        super().setup()
+
+    def handle_one_request(self) -> None:
+        """One request, read within the deadline (the wait for it included)."""
+        self.deadline = ConnectionDeadline(self.connection, self.server.read_deadline_s)
+        try:
+            super().handle_one_request()
+        except (OSError, CutOff):
+            self.close_connection = True
+        finally:
+            self.deadline.cancel()
+        if self.deadline.fired:
+            self.close_connection = True
+            self.log_message("cut off: no request within %g s", self.server.read_deadline_s)
+
     def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+        self.deadline.cancel()
         if self.path.rstrip("/") in ("/v1/models", "/models"):
             model = {"id": self.server.backend.model, "object": "model", "owned_by": "condbench"}
             self._send(200, {"object": "list", "data": [model]})
@@ -93,8 +206,9 @@ class CompletionHandler(BaseHTTPRequestHandler):
         try:
             messages, max_tokens, stop = self._read_request()
         except RequestError as exc:
-            self._send_error(400, str(exc))
+            self._send_error(exc.status, str(exc))
             return
+        self.deadline.cancel()  # read in time: generating may take longer
         prefix = ""
         if messages[-1]["role"] == "assistant":  # a started reply: continue it
             prefix = messages.pop()["content"]
@@ -118,10 +232,17 @@ class CompletionHandler(BaseHTTPRequestHandler):
             length = int(self.headers.get("Content-Length") or 0)
         except ValueError:
             length = 0
-        if length <= 0 or length > MAX_BODY_BYTES:
+        if length > MAX_BODY_BYTES:
+            raise RequestError(f"body over {MAX_BODY_BYTES} bytes", status=413)
+        if length <= 0:
             raise RequestError(f"body must be 1 to {MAX_BODY_BYTES} bytes of JSON")
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            raise CutOff  # the deadline cut the body short, or the client left
+        if json_depth(raw) > MAX_JSON_DEPTH:
+            raise RequestError(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
         try:
-            body = json.loads(self.rfile.read(length))
+            body = json.loads(raw)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise RequestError(f"body is not JSON: {exc}") from exc
         if not isinstance(body, dict):
@@ -182,3 +303,19 @@ class CompletionHandler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
         sys.stderr.write(f"llm serve: {self.address_string()} {format % args}\n")
+
+
+def json_depth(data: bytes) -> int:
+    """How deep the brackets of a JSON text nest (strings skipped), read without parsing."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub(b"", data)):
+        depth += 1 if bracket in (b"[", b"{") else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def _drain(connection: socket.socket, seconds: float) -> None:
+    """Read and drop what the peer sends until it closes or `seconds` pass."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline and connection.recv(65536):
+        pass

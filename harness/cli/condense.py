@@ -28,7 +28,14 @@ from condensers.context import CondenseContext
 from condensers.llm.spec import parse_spec
 from condensers.registry import available
 from harness.budget import Budget
-from harness.cli.options import SEED, existing_mirror, param_option, parse_pairs
+from harness.cli.options import (
+    SEED,
+    existing_mirror,
+    llm_client_options,
+    llm_settings,
+    param_option,
+    parse_pairs,
+)
 from harness.cli.output import emit_json, say
 from harness.dataset import Dataset, normalise_interactions
 from harness.errors import ConfigError
@@ -66,6 +73,7 @@ from recommenders.settings import TrainSettings
     show_default=True,
     help="replay | local | openai:MODEL@URL",
 )
+@llm_client_options
 @click.option(
     "--recommender", default="naml", show_default=True, help="model whose user encoder gives z_u"
 )
@@ -106,6 +114,8 @@ def condense(
     params: tuple[str, ...],
     seed: int,
     llm_spec: str,
+    llm_timeout: float | None,
+    llm_retries: int | None,
     recommender: str,
     train_settings: tuple[str, ...],
     subset_users: int | None,
@@ -124,6 +134,7 @@ def condense(
         cache_dir=cache,
         mirror=mirror,
         llm_spec=llm_spec,
+        llm_settings=llm_settings(llm_timeout, llm_retries),
         recommender=recommender,
         train_settings=parse_train_settings(train_settings),
         seed=seed,
@@ -263,6 +274,8 @@ def condense_report(
             "cached": llm.get("cached", 0),
             "replayed": llm.get("replayed", 0),
             "fallbacks": llm.get("fallbacks", 0),
+            "retries": llm.get("retries", 0),
+            "http_attempts": llm.get("http_attempts", 0),
             "describe": ctx.llm_client.describe() if ctx.llm_client is not None else None,
         },
         "seconds": {stage: round(value, 3) for stage, value in ctx.timings.items()},
@@ -279,7 +292,8 @@ def format_report(report: dict) -> str:
         f"ratio to Original: item {report['ratio_item']:.1%}, user {report['ratio_user']:.1%}, "
         f"overall {report['ratio_overall']:.1%}",
         f"LLM calls: made {llm['calls_made']}, cached {llm['cached']}, replayed {llm['replayed']}, "
-        f"fallen back {llm['fallbacks']}",
+        f"fallen back {llm['fallbacks']}, retried {llm['retries']}, "
+        f"HTTP attempts {llm['http_attempts']}",
         "wall time: "
         + ", ".join(f"{stage} {sec:.2f}s" for stage, sec in report["seconds"].items()),
         f"written to {report['output']}",

@@ -11,8 +11,9 @@ import click
 from condensers.llm import make_client
 from condensers.llm.backends.local import LocalBackend
 from condensers.llm.model_files import converted_model_dir, default_model_path, file_sha256
-from condensers.llm.server import check_host, make_server
+from condensers.llm.server import MAX_CONNECTIONS, READ_DEADLINE_S, check_host, make_server
 from condensers.llm.spec import SPEC_HELP
+from harness.cli.options import llm_settings
 from harness.cli.output import emit_json, say
 from harness.paths import cache_root
 
@@ -43,6 +44,20 @@ def llm() -> None:
     help="CPU threads for generation (default: half the cores).",
 )
 @click.option(
+    "--read-deadline",
+    type=click.FloatRange(0.01),
+    default=READ_DEADLINE_S,
+    show_default=True,
+    help="Seconds a connection has to send each request; then it is cut off.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1),
+    default=MAX_CONNECTIONS,
+    show_default=True,
+    help="Connections served at once; one more is answered 503.",
+)
+@click.option(
     "--delay",
     type=click.FloatRange(0),
     default=0.0,
@@ -55,12 +70,22 @@ def serve(
     model_path: Path | None,
     allow_remote: bool,
     threads: int | None,
+    read_deadline: float,
+    max_connections: int,
     delay: float,
 ) -> None:
     """Serve the local model as an OpenAI-compatible endpoint (/v1/chat/completions)."""
     check_host(host, allow_remote=allow_remote)
     backend = LocalBackend(model_path or default_model_path(), threads=threads)
-    server = make_server(backend, host=host, port=port, allow_remote=allow_remote, delay_s=delay)
+    server = make_server(
+        backend,
+        host=host,
+        port=port,
+        allow_remote=allow_remote,
+        delay_s=delay,
+        read_deadline_s=read_deadline,
+        max_connections=max_connections,
+    )
     started = time.perf_counter()
     backend.load()  # before listening, so the first request does not wait for the load
     say(
@@ -98,9 +123,26 @@ _llm_option = click.option(
 _json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
 
+def _client_options(command):
+    command = click.option(
+        "--retries",
+        type=click.IntRange(min=0),
+        default=None,
+        help="Transport retries of the request (default 3).",
+    )(command)
+    return click.option(
+        "--timeout",
+        type=click.FloatRange(min=0.001),
+        default=None,
+        metavar="SECONDS",
+        help="Total deadline of each HTTP attempt (default 60).",
+    )(command)
+
+
 @llm.command()
 @_llm_option
 @_json_option
+@_client_options
 @click.option(
     "-f",
     "--field",
@@ -110,7 +152,13 @@ _json_option = click.option("--json", "as_json", is_flag=True, help="Print one J
     metavar="NAME=TEXT",
     help="An item field, e.g. -f title='toy story' -f year=1995.",
 )
-def title(spec: str, as_json: bool, fields: tuple[str, ...]) -> None:
+def title(
+    spec: str,
+    as_json: bool,
+    timeout: float | None,
+    retries: int | None,
+    fields: tuple[str, ...],
+) -> None:
     """Ask for one condensed title of an item."""
     item_fields = {}
     for entry in fields:
@@ -118,21 +166,26 @@ def title(spec: str, as_json: bool, fields: tuple[str, ...]) -> None:
         if not equals or not name.strip():
             raise click.BadParameter(f"{entry!r} is not NAME=TEXT", param_hint="--field")
         item_fields[name.strip()] = text
-    _ask(spec, as_json, lambda client: client.title("cli/item", item_fields))
+    settings = llm_settings(timeout, retries)
+    _ask(spec, as_json, settings, lambda client: client.title("cli/item", item_fields))
 
 
 @llm.command()
 @_llm_option
 @_json_option
+@_client_options
 @click.argument("titles", nargs=-1, required=True)
-def interests(spec: str, as_json: bool, titles: tuple[str, ...]) -> None:
+def interests(
+    spec: str, as_json: bool, timeout: float | None, retries: int | None, titles: tuple[str, ...]
+) -> None:
     """Ask for the interests behind a history of TITLES."""
-    _ask(spec, as_json, lambda client: client.interests("cli/user", list(titles)))
+    settings = llm_settings(timeout, retries)
+    _ask(spec, as_json, settings, lambda client: client.interests("cli/user", list(titles)))
 
 
-def _ask(spec: str, as_json: bool, request) -> None:
+def _ask(spec: str, as_json: bool, settings, request) -> None:
     started = time.perf_counter()
-    with make_client(spec, cache_dir=cache_root() / "llm") as client:
+    with make_client(spec, cache_dir=cache_root() / "llm", settings=settings) as client:
         answer = request(client)
         report = {
             "answer": answer,

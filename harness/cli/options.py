@@ -20,6 +20,36 @@ def param_option(help_text: str):
     )
 
 
+def llm_client_options(command):
+    """``--llm-timeout SECONDS`` and ``--llm-retries N``: the LLM client's deadline per HTTP
+    attempt and transport retries (the config's ``llm_settings.timeout_s`` / ``max_retries``);
+    None when not given."""
+    command = click.option(
+        "--llm-retries",
+        type=click.IntRange(min=0),
+        default=None,
+        metavar="N",
+        help="Transport retries of each LLM request (llm_settings.max_retries; default 3).",
+    )(command)
+    return click.option(
+        "--llm-timeout",
+        type=click.FloatRange(min=0.001),
+        default=None,
+        metavar="SECONDS",
+        help="Total deadline of each LLM HTTP attempt (llm_settings.timeout_s; default 60).",
+    )(command)
+
+
+def llm_settings(timeout: float | None, retries: int | None, base=None):
+    """The LLM client settings: `base` (default: the defaults) with the given options."""
+    from condensers.llm import ClientSettings  # lazy: --help stays fast
+
+    values = base.model_dump() if base is not None else {}
+    given = {"timeout_s": timeout, "max_retries": retries}
+    values.update({name: value for name, value in given.items() if value is not None})
+    return ClientSettings(**values)
+
+
 def parse_pairs(pairs: tuple[str, ...], option: str) -> dict:
     """``("alpha=0.5", "m=2")`` -> {"alpha": 0.5, "m": 2}: each VALUE read as a YAML scalar."""
     values = {}

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from harness.cli.container import maybe_run_in_container
-from harness.cli.options import existing_mirror
+from harness.cli.options import existing_mirror, llm_client_options, llm_settings
 from harness.cli.output import clean, emit_json, say, table
 from harness.errors import CheckFailed, ConfigError
 from harness.progress import Progress, progress
@@ -112,6 +112,7 @@ def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: b
     show_default=True,
     help="Cells run in parallel.",
 )
+@llm_client_options
 @results_option
 @click.option(
     "--rerun-changed",
@@ -134,6 +135,8 @@ def run(
     extra_budgets,
     only,
     workers,
+    llm_timeout,
+    llm_retries,
     results_dir,
     rerun_changed,
     dry_run,
@@ -161,6 +164,9 @@ def run(
     except ValueError as exc:
         raise ConfigError(f"--budget: {exc}") from None
     config = with_condensers(config, list(extra_condensers), budgets)
+    if llm_timeout is not None or llm_retries is not None:
+        settings = llm_settings(llm_timeout, llm_retries, config.llm_settings)
+        config = config.model_copy(update={"llm_settings": settings})
     cells = select_cells(expand_cells(config), parse_only(only))
     if not cells:
         raise ConfigError(f"--only {only!r} matches no cell of {config_path}")
@@ -310,6 +316,7 @@ def summary_rows(records) -> tuple[list[dict], str]:
     "--storage",
     help="Optuna storage URL (default SQLite in the results folder; PostgreSQL for workers).",
 )
+@llm_client_options
 @results_option
 @click.option("--tracking-uri", help="MLflow tracking URI (default: SQLite in the results folder).")
 @click.option("--no-tracking", is_flag=True, help="Do not log trials to MLflow.")

@@ -20,6 +20,7 @@ Layout (see ``configs/movielens.yaml`` for a commented example)::
     metrics: null                   # default: the track's metrics for the dataset (its cutoffs)
     training: {max_epochs: 10}      # the track's train settings (recommenders.settings.TrainSettings)
     llm: replay                     # condensers.llm spec: replay | local | openai:MODEL@URL
+    llm_settings: {timeout_s: 60, max_retries: 3}   # condensers.llm.ClientSettings
     tracking: {uri: null}           # default sqlite:///<results>/mlflow.db; deadline_s: 5
     tuning: {condenser: tfdcon, budget: 47, space: {alpha: {low: 0, high: 2}}}
 """
@@ -34,6 +35,7 @@ import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
 from condensers import registry as condenser_registry
+from condensers.llm import ClientSettings
 from condensers.llm.spec import parse_spec
 from harness.budget import ALL_USERS, Budget
 from harness.data import DATASETS
@@ -160,6 +162,9 @@ class ExperimentConfig(_Strict):
     metrics: list[str] | None = None
     training: dict[str, Any] = Field(default_factory=dict)
     llm: str = "replay"
+    # how the LLM client talks to its backend (deadline, retries, concurrency); not in
+    # records or cache keys: it decides how hard to try, not what an answer is
+    llm_settings: ClientSettings = Field(default_factory=ClientSettings)
     user_embeddings: UserEmbeddingSpec = Field(default_factory=UserEmbeddingSpec)
     tracking: TrackingSpec = Field(default_factory=TrackingSpec)
     tuning: TuningSpec | None = None

@@ -309,6 +309,7 @@ class GridRunner:
         context = CondenseContext(
             cache_dir=self.cache,
             llm_spec=cell.llm,
+            llm_settings=self.config.llm_settings,
             recommender=embeddings.recommender,
             seed=embeddings.seed,
             train_settings=self.settings(),
@@ -561,6 +562,8 @@ def _llm_info(llm: dict) -> LLMInfo:
         cached=int(llm.get("cached", 0))
         + int(llm.get("replayed", 0)),  # replay answers count as cached
         fallbacks=int(llm.get("fallbacks", 0)),
+        retries=int(llm.get("retries", 0)),
+        http_attempts=int(llm.get("http_attempts", 0)),
     )
 
 

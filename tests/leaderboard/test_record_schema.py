@@ -14,6 +14,7 @@ from leaderboard_factory import make_record
 from harness.errors import DataError
 from leaderboard.record import (
     RECORD_SCHEMA_VERSION,
+    LLMInfo,
     read_record,
     record_json,
     write_record,
@@ -122,3 +123,11 @@ def test_every_committed_record_still_loads_and_keeps_its_text():
     assert len(paths) > 100
     for path in paths:
         assert record_json(read_record(path)) == path.read_text(encoding="utf-8"), path
+
+
+def test_llm_retries_and_http_attempts_are_written_only_when_not_zero():
+    quiet = LLMInfo(backend="openai", model="m", calls=2)
+    assert "retries" not in quiet.model_dump_json() and "http_attempts" not in quiet.model_dump()
+    busy = LLMInfo(backend="openai", model="m", calls=2, retries=1, http_attempts=3)
+    assert busy.model_dump()["retries"] == 1 and busy.model_dump()["http_attempts"] == 3
+    assert LLMInfo.model_validate_json(busy.model_dump_json()) == busy

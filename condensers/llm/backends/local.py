@@ -60,6 +60,7 @@ class PromptTokens:
 
 class LocalBackend:
     name = "local"
+    endpoint = None  # in this process: its cache keys name no URL (as in every older cache)
     concurrency = 1
 
     def __init__(

@@ -29,6 +29,7 @@ def test_replay_answers_recorded_outputs_and_counts_them(tmp_path):
         "replayed": 2,
         "retries": 0,
         "fallbacks": 0,
+        "http_attempts": 0,
     }
     assert client.describe()["backend"] == "replay"
 
