@@ -333,6 +333,8 @@ def tune(
     cache,
     mirror,
     as_json,
+    llm_timeout=None,
+    llm_retries=None,
 ):
     """Tune a condenser's params (config `tuning`) for dev Quality; score the best on test."""
     # lazy: the run floor (~0.5 s) and Optuna; run --help and results show need neither
@@ -344,6 +346,9 @@ def tune(
     config = load_config(config_path)
     if config.tuning is None:
         raise ConfigError(f"{config_path}: tuning: required for condbench tune")
+    if llm_timeout is not None or llm_retries is not None:
+        settings = llm_settings(llm_timeout, llm_retries, config.llm_settings)
+        config = config.model_copy(update={"llm_settings": settings})
     tracker = make_tracker(config, results_dir, tracking_uri, not no_tracking)
     runner = GridRunner(
         config, results_dir, tracker, cache=cache, mirror=mirror, command=command_line()
