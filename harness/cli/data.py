@@ -8,12 +8,11 @@ from pathlib import Path
 
 import click
 
-from harness.cli.options import SEED, existing_mirror
+from harness.cli.options import SEED, mirror_option
 from harness.cli.output import emit_json, say, table
 from harness.errors import ConfigError, DataError
 
 DATASET_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
-MIRROR_HELP = "folder mirroring the sources, tried before the network (default: $CONDBENCH_MIRROR)"
 CACHE_HELP = "cache root (default: $CONDBENCH_CACHE, else ~/.cache/condbench)"
 
 
@@ -24,13 +23,7 @@ def data() -> None:
 
 @data.command()
 @click.argument("name")
-@click.option(
-    "--mirror",
-    type=click.Path(file_okay=False),
-    default=None,
-    callback=existing_mirror,
-    help=MIRROR_HELP,
-)
+@mirror_option
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help=CACHE_HELP)
 def fetch(name: str, mirror: str | None, cache: str | None) -> None:
     """Fetch NAME (sha256-checked) and convert every variant into the cache."""
@@ -45,13 +38,7 @@ def fetch(name: str, mirror: str | None, cache: str | None) -> None:
 @data.command()
 @click.argument("name")
 @click.option("--variant", default="original", show_default=True, help="which train set")
-@click.option(
-    "--mirror",
-    type=click.Path(file_okay=False),
-    default=None,
-    callback=existing_mirror,
-    help=MIRROR_HELP,
-)
+@mirror_option
 @click.option("--cache", type=click.Path(file_okay=False), default=None, help=CACHE_HELP)
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
 def stats(name: str, variant: str, mirror: str | None, cache: str | None, as_json: bool) -> None:
@@ -134,13 +121,7 @@ def list_datasets(cache: str | None, as_json: bool) -> None:
 @click.option(
     "--seed", type=SEED, default=0, show_default=True, help="seed of the sampled test negatives"
 )
-@click.option(
-    "--mirror",
-    type=click.Path(file_okay=False),
-    default=None,
-    callback=existing_mirror,
-    help=MIRROR_HELP,
-)
+@mirror_option
 @click.option("--json", "as_json", is_flag=True, help="print one JSON object on stdout")
 def import_files(
     format_name: str,

@@ -74,3 +74,13 @@ def existing_mirror(ctx: click.Context, param: click.Parameter, value):
     if value is None:
         return None
     return value if mirror_dir(value) is not None else None
+
+
+# `--mirror` of the data commands: a folder that does not exist is said so, then left out
+mirror_option = click.option(
+    "--mirror",
+    type=click.Path(file_okay=False),
+    default=None,
+    callback=existing_mirror,
+    help="folder mirroring the sources, tried before the network (default: $CONDBENCH_MIRROR)",
+)
