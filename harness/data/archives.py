@@ -4,10 +4,10 @@ Nothing is extracted to disk; still, an archive holding an absolute path, a '..'
 a drive letter or a link is refused as a whole, since such an archive is not what the
 publisher ships.
 
-A member is read only when its declared size is at most `MAX_MEMBER_BYTES` and at most
-`MAX_COMPRESSION_RATIO` times its compressed size (text compresses 3-10 times; a "zip bomb"
-thousands of times), and it is streamed in chunks, refused as soon as it yields more than
-it declared: a small archive that would unpack to gigabytes is refused before its bytes are
+A member is read (whole, or streamed in chunks with `stream_member`) only when its declared
+size is at most `MAX_MEMBER_BYTES` and at most `MAX_COMPRESSION_RATIO` times its compressed
+size (text compresses 3-10 times; a "zip bomb" thousands of times), and it is streamed in
+chunks, refused as soon as it yields more than it declared: a small archive that would unpack to gigabytes is refused before its bytes are
 in memory (MIND publishes no hash, so this is its only guard). An encrypted member or an
 unsupported compression method is one `DataError`, as is a damaged one.
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import stat
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from harness.errors import DataError
@@ -48,6 +49,14 @@ def open_zip(path: str | Path) -> zipfile.ZipFile:
 
 def read_member(archive: zipfile.ZipFile, suffix: str) -> tuple[str, bytes]:
     """The one member whose path ends with `suffix`: (its name, its bytes)."""
+    name, chunks = stream_member(archive, suffix)
+    return name, b"".join(chunks)
+
+
+def stream_member(archive: zipfile.ZipFile, suffix: str) -> tuple[str, Iterator[bytes]]:
+    """The one member whose path ends with `suffix`: (its name, its bytes in chunks of
+    about 1 MiB), checked as `read_member` checks it; a problem found while reading is
+    raised by the iterator."""
     source = str(archive.filename)
     matches = [n for n in archive.namelist() if n == suffix or n.endswith("/" + suffix)]
     if len(matches) != 1:
@@ -55,14 +64,7 @@ def read_member(archive: zipfile.ZipFile, suffix: str) -> tuple[str, bytes]:
         raise DataError(f"{found} named {suffix!r} in archive", file=source)
     info = archive.getinfo(matches[0])
     check_declared_size(info, source)
-    try:
-        return matches[0], _read_capped(archive, info, source)
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataError(f"damaged member {matches[0]!r}: {exc}", file=source) from None
-    except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
-        raise DataError(f"member {matches[0]!r} cannot be read: {exc}", file=source) from None
-    except NotImplementedError as exc:  # zipfile: "That compression method is not supported"
-        raise DataError(f"member {matches[0]!r}: {exc}", file=source) from None
+    return matches[0], _chunks_capped(archive, info, source)
 
 
 def check_declared_size(info: zipfile.ZipInfo, source: str) -> None:
@@ -82,9 +84,20 @@ def check_declared_size(info: zipfile.ZipInfo, source: str) -> None:
         )
 
 
-def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> bytes:
+def _chunks_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> Iterator[bytes]:
     """The member's bytes, streamed; refused once it yields more than it declared."""
-    parts: list[bytes] = []
+    name = info.filename
+    try:
+        yield from _read_capped(archive, info, source)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise DataError(f"damaged member {name!r}: {exc}", file=source) from None
+    except RuntimeError as exc:  # zipfile: "File ... is encrypted, password required"
+        raise DataError(f"member {name!r} cannot be read: {exc}", file=source) from None
+    except NotImplementedError as exc:  # zipfile: "That compression method is not supported"
+        raise DataError(f"member {name!r}: {exc}", file=source) from None
+
+
+def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -> Iterator[bytes]:
     read = 0
     with archive.open(info) as member:
         while chunk := member.read(_CHUNK):
@@ -95,5 +108,4 @@ def _read_capped(archive: zipfile.ZipFile, info: zipfile.ZipInfo, source: str) -
                     "it declares",
                     file=source,
                 )
-            parts.append(chunk)
-    return b"".join(parts)
+            yield chunk

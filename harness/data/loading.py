@@ -71,6 +71,7 @@ def load_dataset(
         built = _with_cutoffs(source.build(variant, mirror=mirror, cache=cache), source)
         built.validate(source=f"{name}[{variant}]")
         built.save(folder, sealed=True, inputs=inputs)
+        del built  # not held while the saved copy is read back (MIND: ~1 GB)
         dataset = Dataset.load(folder)
     return _with_cutoffs(dataset, source)
 
