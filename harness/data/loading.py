@@ -64,16 +64,27 @@ def load_dataset(
     before sources named them: their cache folder is not rebuilt for it).
     """
     source = get_source(name)
+    dataset = _cached_or_converted(name, variant, mirror, cache)
+    if dataset is None:
+        dataset = Dataset.load(dataset_folder(name, variant, cache))
+    return _with_cutoffs(dataset, source)
+
+
+def _cached_or_converted(
+    name: str, variant: str, mirror: PathLike, cache: PathLike
+) -> Dataset | None:
+    """The cached conversion (read, its seal checked), or None once a new one is written
+    (not read back: `fetch_dataset` needs no copy in memory; MIND-small's is ~0.8 GB)."""
+    source = get_source(name)
     folder = dataset_folder(name, variant, cache)
     inputs = conversion_inputs(source)
     dataset = read_sealed(folder, Dataset.load, inputs=inputs, what="converted dataset")
-    if dataset is None:
-        built = _with_cutoffs(source.build(variant, mirror=mirror, cache=cache), source)
-        built.validate(source=f"{name}[{variant}]")
-        built.save(folder, sealed=True, inputs=inputs)
-        del built  # not held while the saved copy is read back (MIND: ~1 GB)
-        dataset = Dataset.load(folder)
-    return _with_cutoffs(dataset, source)
+    if dataset is not None:
+        return dataset
+    built = _with_cutoffs(source.build(variant, mirror=mirror, cache=cache), source)
+    built.validate(source=f"{name}[{variant}]")
+    built.save(folder, sealed=True, inputs=inputs)
+    return None
 
 
 def _with_cutoffs(dataset: Dataset, source: DataSource) -> Dataset:
@@ -91,7 +102,7 @@ def fetch_dataset(name: str, *, mirror: PathLike = None, cache: PathLike = None)
     ready = []
     for variant in source.variants:
         try:
-            load_dataset(name, variant=variant, mirror=mirror, cache=cache)
+            _cached_or_converted(name, variant, mirror, cache)
         except VariantUnavailable:
             continue
         ready.append(variant)
