@@ -49,7 +49,7 @@ class MostActiveUsers(Condenser):
 
 
 def one_run(image: str, original, workdir: Path) -> dict[str, float]:
-    entry = workdir / "entry"
+    entry = workdir / "submitted"  # the sandbox stages its copy at workdir/entry
     entry.mkdir()
     (entry / "method.py").write_text(MODULE)
     started = time.perf_counter()
