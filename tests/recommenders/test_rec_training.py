@@ -222,6 +222,7 @@ def test_asking_for_cuda_without_it_is_a_config_error(tiny_dataset):
         train_model(tiny_dataset, "naml", seed=0, settings=settings, progress=False)
 
 
+@pytest.mark.gpu
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_cuda_with_mixed_precision_trains(tiny_dataset):
     settings = TrainSettings(
