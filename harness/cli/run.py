@@ -110,7 +110,20 @@ def make_tracker(config, results_dir: Path, tracking_uri: str | None, enabled: b
     type=click.IntRange(min=1),
     default=1,
     show_default=True,
-    help="Cells run in parallel.",
+    help="Cells run in parallel (local executor).",
+)
+@click.option(
+    "--executor",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="Where cells run: this machine (--workers), or Ray tasks (docs/scaling.md).",
+)
+@click.option(
+    "--address",
+    metavar="ADDR",
+    help="Ray cluster to join (host:port of `ray start --head`; else $RAY_ADDRESS or a new "
+    "local Ray).",
 )
 @llm_client_options
 @results_option
@@ -135,6 +148,8 @@ def run(
     extra_budgets,
     only,
     workers,
+    executor,
+    address,
     llm_timeout,
     llm_retries,
     results_dir,
@@ -152,6 +167,8 @@ def run(
     A done cell whose record holds other settings (training, params, LLM, metrics) stops the
     run (exit 2) unless --rerun-changed runs it again."""
     maybe_in_container(container)
+    if address and executor != "ray":
+        raise ConfigError("--address names a Ray cluster: give it with --executor ray")
     # lazy: the run floor loads pandas and the condensers (~0.5 s); run --help needs neither
     from harness.run.config import budget_label, load_config, with_condensers
     from harness.run.provenance import command_line
@@ -167,6 +184,11 @@ def run(
     if llm_timeout is not None or llm_retries is not None:
         settings = llm_settings(llm_timeout, llm_retries, config.llm_settings)
         config = config.model_copy(update={"llm_settings": settings})
+    if executor == "ray":  # before any work: without Ray, one line and exit 2
+        from harness.run.ray_grid import MISSING_RAY, ray_available
+
+        if not ray_available():
+            raise ConfigError(MISSING_RAY)
     cells = select_cells(expand_cells(config), parse_only(only))
     if not cells:
         raise ConfigError(f"--only {only!r} matches no cell of {config_path}")
@@ -186,7 +208,11 @@ def run(
     tracker = make_tracker(config, results_dir, tracking_uri, not no_tracking)
     tracker.settle_done({cell.key for cell in done})
     command = command_line()
-    if workers == 1 or len(todo) <= 1:
+    if executor == "ray":
+        from harness.run.ray_grid import run_on_ray
+
+        run_on_ray(config, todo, results_dir, tracker, cache, mirror, command, address)
+    elif workers == 1 or len(todo) <= 1:
         runner = replace(planner, tracker=tracker, command=command)  # its datasets loaded
         with Progress(len(todo), desc="grid", unit="cell", leave=True) as bar:
             for cell in todo:

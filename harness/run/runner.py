@@ -506,8 +506,19 @@ class GridRunner:
         params.update({f"train.{k}": v for k, v in self.config.training.items()})
         return params
 
+    def track_record(self, cell: Cell, record: ResultRecord) -> None:
+        """Log a cell run elsewhere (a Ray worker that cannot reach this tracking store) from
+        its record: one FINISHED run with the cell's tags, params and outcome, as `run_cell`
+        logs it, less the per-epoch curves and the condensed-set folder."""
+        run = self.tracker.start(
+            cell.key, run_name=cell.key, tags={**_cell_tags(cell), "track": self.track.name}
+        )
+        run.log_params(self._params(cell, {"params": cell.params}))
+        self._log_outcome(run, record, None, {})
+        run.finish()
+
     def _log_outcome(
-        self, run: CellRun, record: ResultRecord, train_set: Dataset, made: dict
+        self, run: CellRun, record: ResultRecord, train_set: Dataset | None, made: dict
     ) -> None:
         run.log_metrics("test", record.metrics)
         run.log_metrics("final_dev", record.dev_metrics)
