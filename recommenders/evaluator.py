@@ -7,12 +7,14 @@ dot product.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.checkpoint import checkpoint
 
 from harness.dataset import Dataset
 from harness.errors import ConfigError
@@ -42,18 +44,27 @@ class EvalResult:
 
 
 def encode_item_rows(
-    model: ContentRecommender, items: ItemTexts, rows: torch.Tensor, device: torch.device
+    model: ContentRecommender,
+    items: ItemTexts,
+    rows: torch.Tensor,
+    device: torch.device,
+    chunk_rows: int | None = None,
 ) -> torch.Tensor:
     """Item vectors of item-table `rows`; the pad row becomes the zero vector.
 
     Rows are encoded in buckets of similar text length (little padding), then put back in
-    the order given.
+    the order given. `chunk_rows` (training's ``encode_chunk_rows``): each bucket is encoded
+    in pieces of at most that many rows, and with gradients on each piece is recomputed in
+    the backward pass (activation checkpointing, dropout masks replayed), so a step holds
+    the activations of one piece instead of all: the memory of long-history data sets.
     """
     buckets = items.length_buckets(rows)
-    vectors = torch.cat(
-        [model.encode_items(*items.batch(rows[bucket], device)) for bucket in buckets]
-    )
-    restore = torch.argsort(torch.cat(buckets)).to(device)
+    pieces = buckets if chunk_rows is None else [p for b in buckets for p in b.split(chunk_rows)]
+    encode = model.encode_items
+    if chunk_rows is not None and torch.is_grad_enabled():
+        encode = functools.partial(checkpoint, model.encode_items, use_reentrant=False)
+    vectors = torch.cat([encode(*items.batch(rows[piece], device)) for piece in pieces])
+    restore = torch.argsort(torch.cat(pieces)).to(device)
     vectors = vectors[restore]
     return vectors * (rows != items.pad_row).to(device)[:, None]
 

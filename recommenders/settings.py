@@ -64,6 +64,10 @@ class TrainSettings(Settings):
     threads: PositiveInt = 1  # one thread: fastest on a shared 2-core machine, same bits everywhere
     early_stop_metric: MetricName = "NDCG@5"
     amp: StrictBool = True  # bfloat16 autocast, CUDA only
+    # None: a step encodes each length bucket of its distinct items whole (every committed
+    # record). N: in checkpointed pieces of N rows, for long-history data (MIND): memory of
+    # one piece, one more forward pass of the item encoder, other float rounding
+    encode_chunk_rows: PositiveInt | None = None
     model_options: dict[str, Any] = {}  # the learner's config (`recommenders.base.ModelConfig`)
 
     def to_dict(self) -> dict[str, Any]:

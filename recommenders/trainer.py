@@ -32,6 +32,7 @@ from harness.errors import DataError
 from harness.metrics import parse_metric, report_metrics
 from harness.progress import progress
 from recommenders.base import ContentRecommender
+from recommenders.cpu_memory import keep_freed_memory
 from recommenders.evaluator import (
     all_item_vectors,
     encode_item_rows,
@@ -181,6 +182,7 @@ def _train_step(
     candidates: torch.Tensor,
     user_rows: torch.Tensor,
     device: torch.device,
+    chunk_rows: int | None = None,
 ) -> torch.Tensor:
     """Cross-entropy loss of one batch; candidates [b, 1 + negatives], positive first."""
     history = histories.rows[user_rows]
@@ -188,7 +190,7 @@ def _train_step(
     unique_rows, inverse = torch.unique(
         torch.cat([candidates.flatten(), history.flatten()]), return_inverse=True
     )
-    vectors = encode_item_rows(model, items, unique_rows, device)
+    vectors = encode_item_rows(model, items, unique_rows, device, chunk_rows)
     inverse = inverse.to(device)
     batch, width = candidates.shape
     candidate_vectors = vectors[inverse[: batch * width]].view(batch, width, -1)
@@ -244,7 +246,15 @@ def _train_epoch(
         index = order[start : start + batch_size]
         candidates = torch.cat([positive_rows[index, None], negatives[index]], dim=1)
         with _autocast(device, settings.amp):
-            loss = _train_step(model, items, histories, candidates, user_rows[index], device)
+            loss = _train_step(
+                model,
+                items,
+                histories,
+                candidates,
+                user_rows[index],
+                device,
+                settings.encode_chunk_rows,
+            )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -274,6 +284,8 @@ def train_model(
     settings = settings or TrainSettings()
     model_class = recommenders.get(model_name)
     device = resolve_device(settings.device)
+    if settings.encode_chunk_rows is not None and device.type == "cpu":
+        keep_freed_memory()  # the pieces' memory is reused, not faulted in again
     started, cpu_started = time.perf_counter(), time.process_time()
     dev_dataset = evaluate_on or negatives_from or dataset
     dev_metric = parse_metric(settings.early_stop_metric).name
