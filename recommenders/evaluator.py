@@ -7,6 +7,7 @@ dot product.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
@@ -26,6 +27,7 @@ from harness.metrics import (
 from recommenders.base import ContentRecommender
 from recommenders.inputs import ItemTexts, UserHistories
 from recommenders.settings import DEFAULT_MAX_HISTORY, DEFAULT_MAX_TOKENS
+from recommenders.threads import torch_threads
 
 ENCODE_BATCH = 2048
 
@@ -152,7 +154,10 @@ def evaluate(
 ) -> EvalResult:
     """Metrics of a `TrainedModel` (or a bare model) on `dataset`'s `split`.
 
-    `metrics` defaults to AUC, MRR and the dataset's reported NDCG/Recall cutoffs.
+    `metrics` defaults to AUC, MRR and the dataset's reported NDCG/Recall cutoffs. A
+    `TrainedModel` is scored on its training's thread count (`TrainSettings.threads`), as
+    its per-epoch dev scores were: the same on any machine, and no second thread left to
+    wait on a core another worker holds (a bare model: torch's current thread count).
     """
     model: ContentRecommender = getattr(trained_or_model, "model", trained_or_model)
     settings = getattr(trained_or_model, "settings", None)
@@ -164,5 +169,9 @@ def evaluate(
     items = ItemTexts.from_dataset(dataset, max_tokens)
     histories = UserHistories.from_dataset(dataset, items, max_history)
     frame = dataset.split(split)
-    scores = score_rows(model, items, histories, frame, target, source=f"{dataset.name}:{split}")
+    threads = getattr(settings, "threads", None)
+    with torch_threads(threads) if threads else contextlib.nullcontext():
+        scores = score_rows(
+            model, items, histories, frame, target, source=f"{dataset.name}:{split}"
+        )
     return metrics_of(frame, scores, parsed)

@@ -65,18 +65,6 @@ class TrainedModel:
 
 
 @contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with torch on `threads` CPU threads (then restore): scores computed
-    outside training (evaluation, representations) then round the same on any machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-@contextlib.contextmanager
 def seeded_torch(seed: int, threads: int, device: torch.device) -> Iterator[None]:
     """Seed torch and fix the thread count; on CUDA also require deterministic kernels.
 
