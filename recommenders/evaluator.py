@@ -24,7 +24,7 @@ from harness.metrics import (
     ranking_metrics,
     report_metrics,
 )
-from recommenders.base import ContentRecommender
+from recommenders.base import ContentRecommender, WordRows
 from recommenders.inputs import ItemTexts, UserHistories
 from recommenders.settings import DEFAULT_MAX_HISTORY, DEFAULT_MAX_TOKENS
 from recommenders.threads import torch_threads
@@ -44,16 +44,20 @@ class EvalResult:
 
 
 def encode_item_rows(
-    model: ContentRecommender, items: ItemTexts, rows: torch.Tensor, device: torch.device
+    model: ContentRecommender,
+    items: ItemTexts,
+    rows: torch.Tensor,
+    device: torch.device,
+    words: WordRows | None = None,
 ) -> torch.Tensor:
     """Item vectors of item-table `rows`; the pad row becomes the zero vector.
 
     Rows are encoded in buckets of similar text length (little padding), then put back in
-    the order given.
+    the order given. `words`: the word rows gathered for these items (a training step's).
     """
     buckets = items.length_buckets(rows)
     vectors = torch.cat(
-        [model.encode_items(*items.batch(rows[bucket], device)) for bucket in buckets]
+        [model.encode_items(*items.batch(rows[bucket], device), words) for bucket in buckets]
     )
     restore = torch.argsort(torch.cat(buckets)).to(device)
     vectors = vectors[restore]

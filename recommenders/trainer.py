@@ -31,7 +31,7 @@ from harness.dataset import NEGATIVES_CATALOGUE, NEGATIVES_ORIGINAL, Dataset
 from harness.errors import DataError
 from harness.metrics import parse_metric, report_metrics
 from harness.progress import progress
-from recommenders.base import ContentRecommender
+from recommenders.base import ContentRecommender, WordRows
 from recommenders.evaluator import (
     all_item_vectors,
     encode_item_rows,
@@ -176,7 +176,9 @@ def _train_step(
     unique_rows, inverse = torch.unique(
         torch.cat([candidates.flatten(), history.flatten()]), return_inverse=True
     )
-    vectors = encode_item_rows(model, items, unique_rows, device)
+    # the batch's words gathered once: one dense word-table gradient per step, not per bucket
+    words = WordRows.gather(model.word_embedding, items.tokens[unique_rows])
+    vectors = encode_item_rows(model, items, unique_rows, device, words)
     inverse = inverse.to(device)
     batch, width = candidates.shape
     candidate_vectors = vectors[inverse[: batch * width]].view(batch, width, -1)
