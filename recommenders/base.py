@@ -73,7 +73,7 @@ class WordRows:
 
     A step encodes its items in several calls (one per text-length bucket), and each call's
     backward pass through `nn.Embedding` writes a dense gradient of the whole table (30,522 x
-    64, zero-filled) that autograd then adds up: most of a small set's step time went there.
+    64, zero-filled) that autograd then adds up: up to a third of a small set's step (NAML).
     Reading the step's words from one gathered `table` instead gives every call a gradient
     over those rows only, and one dense gradient of the table per step (`index_select`'s
     backward). The values are the same bit for bit: the same lookups forward; backward, each
