@@ -105,7 +105,7 @@ def install(clock: Clock) -> list[str]:
         module = importlib.import_module(module_name)
         owner, _, name = attribute.rpartition(".")
         target = getattr(module, owner, None) if owner else module
-        raw = None if target is None else target.__dict__.get(name) if owner else getattr(module, name, None)
+        raw = None if target is None else vars(target).get(name)
         if raw is None:
             missing.append(f"{module_name}.{attribute}")
             continue
@@ -130,14 +130,13 @@ def cell_runner(config, results: Path, tracking: bool, cache: Path | None):
     from harness.cli import run as run_command
     from harness.run.tracking import Tracker, default_target
 
-    target = default_target(results, config.tracking.experiment or config.name) if tracking else None
+    target = (
+        default_target(results, config.tracking.experiment or config.name) if tracking else None
+    )
     if target is not None:
         Tracker(target).connect()  # the parent process opens the store before the grid
     tracking_off = threading.Event()
     worker = run_command._run_cell_in_worker
-    if hasattr(run_command, "WorkerContext"):  # a worker holding its state across cells
-        context = run_command.WorkerContext(config, results, target, tracking_off, cache, None, "bench")
-        return lambda cell: context.run(cell)
     return lambda cell: worker(config, cell, results, target, tracking_off, cache, None, "bench")
 
 
