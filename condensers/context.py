@@ -27,6 +27,7 @@ import numpy as np
 
 from condensers.llm import ClientSettings, ReplayTable, make_client
 from condensers.sequence_expert import EXPERT_LEARNER, SequenceExpert
+from condensers.text_embeddings import CachedPooledEmbeddings
 from condensers.user_embeddings import RecommenderUserEmbeddings
 from harness.data import load_dataset, release_llm_outputs
 from harness.dataset import Dataset
@@ -76,6 +77,7 @@ class CondenseContext:
     sequence_representation_provider: SequenceRepresentationProvider | None = None
     timings: dict[str, float] = field(default_factory=dict)
     metrics_sink: MetricsSink | None = None
+    _own_encoder: bool = field(default=False, init=False, repr=False)  # made by `encoder`
 
     def __post_init__(self) -> None:
         self.cache_dir = cache_root(self.cache_dir)
@@ -105,7 +107,17 @@ class CondenseContext:
     def encoder(self) -> SentenceEncoder:
         if self.sentence_encoder is None:
             self.sentence_encoder = SentenceEncoder()
+            self._own_encoder = True
         return self.sentence_encoder
+
+    def pooled_text_embeddings(self, groups: list[list[str]]) -> np.ndarray:
+        """The sentence encoder's `pooled(groups)` (TF-DCon's e_u). The context's own encoder's
+        are cached on disk by content (`condensers.text_embeddings`: each seed's condensation
+        encodes the same interests); a handed-in encoder (tests) answers as it is."""
+        encoder = self.encoder()
+        if not self._own_encoder:
+            return encoder.pooled(groups)
+        return CachedPooledEmbeddings(Path(self.cache_dir), encoder).pooled(groups)
 
     def user_embeddings(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
         """z_u for `user_ids`, rows in that order."""

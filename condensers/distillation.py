@@ -93,7 +93,8 @@ from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
 from recommenders.sequence_settings import SequentialTrainSettings
 from recommenders.sequence_trainer import TrainedSequential, train_sequential
 from recommenders.settings import Device, NonNegative, NonNegativeInt, PositiveInt, Rate
-from recommenders.trainer import seeded_torch, torch_threads
+from recommenders.threads import torch_threads
+from recommenders.trainer import seeded_torch
 
 DISTILL_FOLDER = "distill"
 LOCK_SUFFIX = ".lock"

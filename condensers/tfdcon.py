@@ -268,7 +268,7 @@ class TfdconCondenser(Condenser):
         with ctx.stage("llm interests"):
             interests = llm_interests(dataset, population, ctx)
         with ctx.stage("interest embeddings"):
-            e = ctx.encoder().pooled(interests)
+            e = ctx.pooled_text_embeddings(interests)
         with ctx.stage("user embeddings"):
             z = ctx.user_embeddings(dataset, population)
         with ctx.stage("user level"):

@@ -4,7 +4,8 @@ The cache key is a content hash of the dataset (items, histories, interactions),
 name, the seed and the train settings, so changing any input can never serve a stale array.
 Files: ``<cache root>/embeddings/<key>.npz`` holding ``user_ids`` and ``embeddings``
 (plain arrays, read with ``allow_pickle=False``), sealed (`harness.cache_seal`): one that
-fails its seal or does not read is computed again.
+fails its seal or does not read is computed again. Processes that need the same entry take
+turns (``<key>.lock``, `harness.paths.exclusive_lock`), so it is trained once.
 """
 
 from __future__ import annotations
@@ -20,10 +21,11 @@ from harness.cache_seal import read_sealed, seal
 from harness.dataset import Dataset
 from harness.errors import DataError
 from harness.hashing import content_key
-from harness.paths import atomic_write_bytes
+from harness.paths import atomic_write_bytes, exclusive_lock
 
 EMBEDDINGS_FOLDER = "embeddings"
 KEY_VERSION = 1
+LOCK_SUFFIX = ".lock"
 
 
 def settings_dict(settings: Any) -> dict:
@@ -60,16 +62,19 @@ class RecommenderUserEmbeddings:
 
     def __call__(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
         path = self.path(dataset)
-        stored = read_sealed(path, _read, what="user embeddings")
-        if stored is None:
-            known_ids = np.sort(dataset.histories["user_id"].to_numpy(dtype=np.int64))
-            table = self._compute(dataset, known_ids)
-            buffer = io.BytesIO()
-            np.savez(buffer, user_ids=known_ids, embeddings=table)
-            atomic_write_bytes(path, buffer.getvalue())
-            seal(path)
-        else:
-            known_ids, table = stored
+        # processes needing the same entry (grid workers condensing two seeds) take turns:
+        # one trains, the others read its file
+        with exclusive_lock(path.with_suffix(LOCK_SUFFIX)):
+            stored = read_sealed(path, _read, what="user embeddings")
+            if stored is None:
+                known_ids = np.sort(dataset.histories["user_id"].to_numpy(dtype=np.int64))
+                table = self._compute(dataset, known_ids)
+                buffer = io.BytesIO()
+                np.savez(buffer, user_ids=known_ids, embeddings=table)
+                atomic_write_bytes(path, buffer.getvalue())
+                seal(path)
+            else:
+                known_ids, table = stored
         return _lookup(known_ids, table, np.asarray(user_ids, dtype=np.int64), path)
 
     def _compute(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:

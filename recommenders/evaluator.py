@@ -7,6 +7,7 @@ dot product.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
@@ -25,9 +26,10 @@ from harness.metrics import (
     ranking_metrics,
     report_metrics,
 )
-from recommenders.base import ContentRecommender
+from recommenders.base import ContentRecommender, WordRows
 from recommenders.inputs import ItemTexts, UserHistories
 from recommenders.settings import DEFAULT_MAX_HISTORY, DEFAULT_MAX_TOKENS
+from recommenders.threads import torch_threads
 
 ENCODE_BATCH = 2048
 
@@ -48,22 +50,24 @@ def encode_item_rows(
     items: ItemTexts,
     rows: torch.Tensor,
     device: torch.device,
+    words: WordRows | None = None,
     chunk_rows: int | None = None,
 ) -> torch.Tensor:
     """Item vectors of item-table `rows`; the pad row becomes the zero vector.
 
     Rows are encoded in buckets of similar text length (little padding), then put back in
-    the order given. `chunk_rows` (training's ``encode_chunk_rows``): each bucket is encoded
-    in pieces of at most that many rows, and with gradients on each piece is recomputed in
-    the backward pass (activation checkpointing, dropout masks replayed), so a step holds
-    the activations of one piece instead of all: the memory of long-history data sets.
+    the order given. `words`: the word rows gathered for these items (a training step's).
+    `chunk_rows` (training's ``encode_chunk_rows``): each bucket is encoded in pieces of at
+    most that many rows, and with gradients on each piece is recomputed in the backward pass
+    (activation checkpointing, dropout masks replayed), so a step holds the activations of
+    one piece instead of all: the memory of long-history data sets.
     """
     buckets = items.length_buckets(rows)
     pieces = buckets if chunk_rows is None else [p for b in buckets for p in b.split(chunk_rows)]
     encode = model.encode_items
     if chunk_rows is not None and torch.is_grad_enabled():
         encode = functools.partial(checkpoint, model.encode_items, use_reentrant=False)
-    vectors = torch.cat([encode(*items.batch(rows[piece], device)) for piece in pieces])
+    vectors = torch.cat([encode(*items.batch(rows[piece], device), words) for piece in pieces])
     restore = torch.argsort(torch.cat(pieces)).to(device)
     vectors = vectors[restore]
     return vectors * (rows != items.pad_row).to(device)[:, None]
@@ -163,7 +167,10 @@ def evaluate(
 ) -> EvalResult:
     """Metrics of a `TrainedModel` (or a bare model) on `dataset`'s `split`.
 
-    `metrics` defaults to AUC, MRR and the dataset's reported NDCG/Recall cutoffs.
+    `metrics` defaults to AUC, MRR and the dataset's reported NDCG/Recall cutoffs. A
+    `TrainedModel` is scored on its training's thread count (`TrainSettings.threads`), as
+    its per-epoch dev scores were: the same on any machine, and no second thread left to
+    wait on a core another worker holds (a bare model: torch's current thread count).
     """
     model: ContentRecommender = getattr(trained_or_model, "model", trained_or_model)
     settings = getattr(trained_or_model, "settings", None)
@@ -175,5 +182,9 @@ def evaluate(
     items = ItemTexts.from_dataset(dataset, max_tokens)
     histories = UserHistories.from_dataset(dataset, items, max_history)
     frame = dataset.split(split)
-    scores = score_rows(model, items, histories, frame, target, source=f"{dataset.name}:{split}")
+    threads = getattr(settings, "threads", None)
+    with torch_threads(threads) if threads else contextlib.nullcontext():
+        scores = score_rows(
+            model, items, histories, frame, target, source=f"{dataset.name}:{split}"
+        )
     return metrics_of(frame, scores, parsed)

@@ -40,8 +40,8 @@ class Naml(ContentRecommender):
         self.view_attention = AdditiveAttention(config.content_dim, config.attention_hidden)
         self.user_attention = AdditiveAttention(config.user_dim, config.attention_hidden)
 
-    def encode_content(self, tokens, fields, mask):
-        words = self.embed_words(tokens) * mask[..., None]
+    def encode_content(self, tokens, fields, mask, words=None):
+        words = self.embed_words(tokens, words) * mask[..., None]
         hidden = torch.relu(self.cnn(words))  # [n, L, C]
         field_count = min(int(fields.max()) + 1, MAX_FIELDS) if fields.numel() else 1
         projected = torch.tanh(self.field_projection(hidden))

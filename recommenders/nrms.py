@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from recommenders.base import ContentRecommender, MultiHeadConfig
+from recommenders.base import ContentRecommender, MultiHeadConfig, WordRows
 from recommenders.layers import AdditiveAttention, MultiHeadSelfAttention
 
 
@@ -28,9 +28,13 @@ class Nrms(ContentRecommender):
         self.item_pooling = AdditiveAttention(config.user_dim, config.attention_hidden)
 
     def encode_content(
-        self, tokens: torch.Tensor, fields: torch.Tensor, mask: torch.Tensor
+        self,
+        tokens: torch.Tensor,
+        fields: torch.Tensor,
+        mask: torch.Tensor,
+        words: WordRows | None = None,
     ) -> torch.Tensor:
-        hidden = self.word_attention(self.embed_words(tokens), mask)
+        hidden = self.word_attention(self.embed_words(tokens, words), mask)
         return self.word_pooling(hidden, mask)
 
     def encode_users(self, history: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:

@@ -27,7 +27,7 @@ from harness.full_ranking import (
 )
 from harness.metrics import Metric
 from recommenders.sequence_base import SequentialLearner
-from recommenders.trainer import torch_threads
+from recommenders.threads import torch_threads
 
 
 @dataclass(frozen=True)

@@ -44,7 +44,8 @@ from recommenders.sequence_evaluator import check_same_items, last_states, score
 from recommenders.sequence_items import text_item_vectors, text_token_states
 from recommenders.sequence_learners import SEQUENTIAL_LEARNERS
 from recommenders.sequence_settings import SequentialTrainSettings
-from recommenders.trainer import EarlyStopping, seeded_torch, torch_threads
+from recommenders.threads import torch_threads
+from recommenders.trainer import EarlyStopping, seeded_torch
 
 
 @dataclass

@@ -31,7 +31,7 @@ from harness.dataset import NEGATIVES_CATALOGUE, NEGATIVES_ORIGINAL, Dataset
 from harness.errors import DataError
 from harness.metrics import parse_metric, report_metrics
 from harness.progress import progress
-from recommenders.base import ContentRecommender
+from recommenders.base import ContentRecommender, WordRows
 from recommenders.cpu_memory import keep_freed_memory
 from recommenders.evaluator import (
     all_item_vectors,
@@ -63,18 +63,6 @@ class TrainedModel:
     @property
     def dev_metrics(self) -> list[dict]:
         return self.epochs
-
-
-@contextlib.contextmanager
-def torch_threads(threads: int) -> Iterator[None]:
-    """Run the block with torch on `threads` CPU threads (then restore): scores computed
-    outside training (evaluation, representations) then round the same on any machine."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 @contextlib.contextmanager
@@ -190,7 +178,9 @@ def _train_step(
     unique_rows, inverse = torch.unique(
         torch.cat([candidates.flatten(), history.flatten()]), return_inverse=True
     )
-    vectors = encode_item_rows(model, items, unique_rows, device, chunk_rows)
+    # the batch's words gathered once: one dense word-table gradient per step, not per bucket
+    words = WordRows.gather(model.word_embedding, items.tokens[unique_rows])
+    vectors = encode_item_rows(model, items, unique_rows, device, words, chunk_rows)
     inverse = inverse.to(device)
     batch, width = candidates.shape
     candidate_vectors = vectors[inverse[: batch * width]].view(batch, width, -1)

@@ -527,9 +527,12 @@ class GridRunner:
             run.log_metrics("size", record.sizes.model_dump())
         for key, extra in record.extra_evaluations.items():
             run.log_metrics(f"extra.{key}", extra.metrics)
-        run.log_dict(record.config, "config.json")
-        run.log_dict(made.get("llm") or {"llm": "not used"}, "llm_cache_stats.json")
-        run.log_dict(json.loads(record.model_dump_json()), "record.json")
+        run.flush()  # the cell's figures (epochs included) in one request, before the record
+        run.log_dicts({
+            "config.json": record.config,
+            "llm_cache_stats.json": made.get("llm") or {"llm": "not used"},
+            "record.json": json.loads(record.model_dump_json()),
+        })  # fmt: skip
         if made.get("folder"):
             run.log_folder(made["folder"], "condensed_set")
 

@@ -4,6 +4,10 @@ By default the store is SQLite in the results folder (``sqlite:///<results>/mlfl
 with artifacts in ``<results>/mlruns``; ``--tracking-uri`` (or ``tracking.uri`` in the
 config) points at a server instead. Telemetry is switched off before MLflow is imported.
 
+A cell's metrics are buffered and sent in one request (`CellRun.flush`: before the cell's
+record is written, at the end of its run, and every `METRICS_FLUSH_S` during a long one),
+its JSON artifacts in one upload: each request to a SQLite store is a synced commit.
+
 Tracking never decides whether a result exists: the result record does. If the store fails
 (at start or mid-run) the failure is collected in `Tracker.failures`, reported once on
 stderr (one escaped line), every later call is skipped, and the caller still writes its record.
@@ -43,6 +47,8 @@ os.environ["DO_NOT_TRACK"] = "1"
 CELL_TAG = "condbench.cell"  # tag holding the cell key; one FINISHED run per cell
 FINISHED, KILLED, FAILED = "FINISHED", "KILLED", "FAILED"
 TRACKING_DEADLINE_S = 5  # seconds a tracking server has to answer before tracking is switched off
+METRICS_FLUSH_S = 30.0  # buffered metrics go to the store at least this often (`CellRun`)
+MAX_METRICS_PER_BATCH = 1000  # MLflow's limit for one log_batch request
 SERVER_SCHEMES = ("http://", "https://")
 
 
@@ -280,10 +286,19 @@ def _quote(text: str) -> str:
 
 @dataclass
 class CellRun:
-    """The MLflow run of one cell; a no-op when tracking is off or failed."""
+    """The MLflow run of one cell; a no-op when tracking is off or failed.
+
+    Metrics are buffered and sent in one `log_batch` (MLflow's 1,000 metrics a request at
+    most) by `flush`: when `flush_after_s` have passed since the last one (live curves for a
+    long cell), when the caller asks (before its record is written) and when the run ends.
+    A short cell's per-epoch and final figures thus cost one request, not one per group.
+    """
 
     tracker: Tracker
     run_id: str | None
+    flush_after_s: float = METRICS_FLUSH_S
+    _pending: list = field(default_factory=list, repr=False)
+    _flushed_at: float = field(default_factory=time.monotonic, repr=False)
 
     @property
     def active(self) -> bool:
@@ -304,22 +319,41 @@ class CellRun:
     def log_metrics(
         self, split: str, metrics: Mapping[str, float], step: int | None = None
     ) -> None:
+        """Buffer `metrics` (timestamped now) for the next `flush`."""
+        if not self.active:
+            return
         from mlflow.entities import Metric  # lazy: MLflow: only a tracked run needs it
 
         now = int(time.time() * 1000)
-        items = [Metric(metric_key(split, k), float(v), now, step or 0) for k, v in metrics.items()]
-        self._do("logging metrics", lambda c: c.log_batch(self.run_id, metrics=items))
+        self._pending += [
+            Metric(metric_key(split, k), float(v), now, step or 0) for k, v in metrics.items()
+        ]
+        if time.monotonic() - self._flushed_at >= self.flush_after_s:
+            self.flush()
+
+    def flush(self) -> None:
+        """Send the buffered metrics."""
+        pending, self._pending = self._pending, []
+        self._flushed_at = time.monotonic()
+        for start in range(0, len(pending), MAX_METRICS_PER_BATCH):
+            batch = pending[start : start + MAX_METRICS_PER_BATCH]
+            self._do("logging metrics", lambda c, b=batch: c.log_batch(self.run_id, metrics=b))
 
     def log_dict(self, data: Any, filename: str) -> None:
+        self.log_dicts({filename: data})
+
+    def log_dicts(self, files: Mapping[str, Any]) -> None:
+        """Each value as a JSON artifact named by its key, in one upload."""
+
         def write(client: Any) -> None:
             with tempfile.TemporaryDirectory() as tmp:
-                path = Path(tmp) / filename
-                path.write_text(
-                    json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8"
-                )
-                client.log_artifact(self.run_id, str(path))
+                for filename, data in files.items():
+                    (Path(tmp) / filename).write_text(
+                        json.dumps(data, indent=2, sort_keys=True, default=str), encoding="utf-8"
+                    )
+                client.log_artifacts(self.run_id, tmp)
 
-        self._do(f"logging {filename}", write)
+        self._do(f"logging {', '.join(files)}", write)
 
     def log_folder(self, folder: str | Path, artifact_path: str) -> None:
         self._do(
@@ -331,4 +365,5 @@ class CellRun:
         self._do("tagging", lambda c: c.set_tag(self.run_id, key, value))
 
     def finish(self, status: str = FINISHED) -> None:
+        self.flush()
         self._do("ending the run", lambda c: c.set_terminated(self.run_id, status=status))

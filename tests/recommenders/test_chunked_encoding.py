@@ -31,7 +31,7 @@ def _model_and_items(name, dataset, seed=0):
 
 def _vectors_and_grads(model, items, rows, chunk_rows):
     model.zero_grad(set_to_none=True)
-    vectors = encode_item_rows(model, items, rows, torch.device("cpu"), chunk_rows)
+    vectors = encode_item_rows(model, items, rows, torch.device("cpu"), chunk_rows=chunk_rows)
     (vectors * torch.linspace(-1, 1, vectors.numel()).view_as(vectors)).sum().backward()
     grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
     return vectors.detach(), grads
@@ -62,7 +62,7 @@ def test_checkpointing_replays_the_dropout_masks(tiny_dataset):
         torch.manual_seed(7)
         model.zero_grad(set_to_none=True)
         if checkpointed:
-            vectors = encode_item_rows(model, items, rows, torch.device("cpu"), 4)
+            vectors = encode_item_rows(model, items, rows, torch.device("cpu"), chunk_rows=4)
         else:  # the same pieces by hand, no recomputation
             buckets = items.length_buckets(rows)
             pieces = [p for b in buckets for p in b.split(4)]
@@ -78,7 +78,9 @@ def test_checkpointing_replays_the_dropout_masks(tiny_dataset):
     assert all(torch.equal(checkpointed[k], plain[k]) for k in plain)
     torch.manual_seed(8)  # other masks: other gradients (the check above can fail)
     model.zero_grad(set_to_none=True)
-    encode_item_rows(model, items, rows, torch.device("cpu"), 4).square().sum().backward()
+    encode_item_rows(
+        model, items, rows, torch.device("cpu"), chunk_rows=4
+    ).square().sum().backward()
     assert not torch.equal(model.word_embedding.weight.grad, plain["word_embedding.weight"])
 
 

@@ -268,8 +268,8 @@ def cut_at_stop(text: str, stop: tuple[str, ...]) -> str:
 
 
 def _torch_threads(count: int):
-    """`recommenders.trainer.torch_threads`, imported on first use (torch takes seconds to
+    """`recommenders.threads.torch_threads`, imported on first use (torch takes seconds to
     import; only generating needs it)."""
-    from recommenders.trainer import torch_threads  # lazy: torch
+    from recommenders.threads import torch_threads  # lazy: torch
 
     return torch_threads(count)

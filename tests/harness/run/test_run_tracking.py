@@ -101,6 +101,51 @@ def test_runs_left_running_by_a_kill_are_settled(mlflow_store, tmp_path):
     assert tracker.failures == []
 
 
+def test_a_cells_metrics_reach_the_store_in_one_request(tiny_folder, mlflow_store, tmp_path):
+    database = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_store["uri"].removeprefix("sqlite:///"), database)
+    tracker = Tracker(TrackingTarget(f"sqlite:///{database}", str(tmp_path / "mlruns"), "batch"))
+    assert tracker.connect()
+    client = tracker._client
+    requests: list[tuple[int, int]] = []  # (metrics, params) of each log_batch
+    log_batch = client.log_batch
+
+    def counted(run_id, metrics=(), params=(), tags=(), **kwargs):
+        requests.append((len(metrics), len(params)))
+        return log_batch(run_id, metrics=metrics, params=params, tags=tags, **kwargs)
+
+    client.log_batch = counted
+    config, cell = one_cell(tiny_folder, tmp_path)
+    record = GridRunner(
+        config, tmp_path / "results", tracker, cache=tmp_path / "cache", progress=False
+    ).run_cell(cell)
+    metric_requests = [n for n, params in requests if n]
+    assert len(metric_requests) == 1 and all(not params for n, params in requests if n)
+    (run,) = tracker.runs_of(cell.key, status="FINISHED")
+    epochs = client.get_metric_history(run.info.run_id, metric_key("dev", "NDCG@5"))
+    assert [m.step for m in epochs] == list(range(1, record.timings.epochs + 1))
+    assert run.data.metrics[metric_key("test", "NDCG@5")] == record.metrics["NDCG@5"]
+    artifacts = {a.path for a in client.list_artifacts(run.info.run_id)}
+    assert {"config.json", "llm_cache_stats.json", "record.json"} <= artifacts
+    assert tracker.failures == []
+
+
+def test_buffered_metrics_are_sent_when_their_time_is_up(mlflow_store, tmp_path):
+    database = tmp_path / "mlflow.db"
+    shutil.copy(mlflow_store["uri"].removeprefix("sqlite:///"), database)
+    tracker = Tracker(TrackingTarget(f"sqlite:///{database}", str(tmp_path / "mlruns"), "live"))
+    run = tracker.start("a-long-cell", run_name="a-long-cell")
+    run.log_metrics("dev", {"NDCG@5": 0.5}, step=1)
+    history = lambda: tracker._client.get_metric_history(run.run_id, "dev/NDCG_at_5")  # noqa: E731
+    assert history() == []  # buffered
+    run.flush_after_s = 0.0  # as after 30 s of a long cell
+    run.log_metrics("dev", {"NDCG@5": 0.6}, step=2)
+    assert [(m.step, m.value) for m in history()] == [(1, 0.5), (2, 0.6)]
+    run.log_metrics("dev", {"NDCG@5": 0.7}, step=3)
+    run.finish()
+    assert len(history()) == 3 and tracker.failures == []
+
+
 def test_artifacts_of_a_named_sqlite_store_go_beside_it(tmp_path):
     database = tmp_path / "elsewhere" / "store.db"
     target = default_target(tmp_path / "results", "exp", uri=f"sqlite:///{database}")
