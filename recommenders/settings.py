@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, ClassVar
 
-from pydantic import AfterValidator, ConfigDict
+from pydantic import AfterValidator, ConfigDict, model_serializer
 
 from harness.errors import ConfigError
 from harness.metrics import parse_metric
@@ -64,11 +64,20 @@ class TrainSettings(Settings):
     threads: PositiveInt = 1  # one thread: fastest on a shared 2-core machine, same bits everywhere
     early_stop_metric: MetricName = "NDCG@5"
     amp: StrictBool = True  # bfloat16 autocast, CUDA only
+    model_options: dict[str, Any] = {}  # the learner's config (`recommenders.base.ModelConfig`)
     # None: a step encodes each length bucket of its distinct items whole (every committed
     # record). N: in checkpointed pieces of N rows, for long-history data (MIND): memory of
     # one piece, one more forward pass of the item encoder, other float rounding
     encode_chunk_rows: PositiveInt | None = None
-    model_options: dict[str, Any] = {}  # the learner's config (`recommenders.base.ModelConfig`)
+
+    @model_serializer(mode="wrap")
+    def _omit_whole_buckets(self, handler) -> dict[str, Any]:
+        """`encode_chunk_rows` unset is left out of the dump: the dicts hashed into cache keys
+        and written into records stay those of the settings before it existed."""
+        dumped = handler(self)
+        if dumped.get("encode_chunk_rows", 0) is None:
+            del dumped["encode_chunk_rows"]
+        return dumped
 
     def to_dict(self) -> dict[str, Any]:
         return self.model_dump()
