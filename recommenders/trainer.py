@@ -4,9 +4,11 @@ Each train positive is paired with `negatives` sampled negatives (`recommenders.
 the model scores the 5 candidates and softmax cross-entropy puts the positive first. Adam;
 dev metrics after every epoch; early stopping on dev NDCG@5 with patience, keeping the best
 epoch's weights. Each unique item of a batch is encoded once, in buckets of similar text
-length. Seeds drive every random choice (initialisation, dropout, sampling, order), and CPU
-runs are bit-for-bit repeatable at a fixed thread count (default 1). CUDA with bfloat16
-autocast and deterministic kernels when present.
+length; with `encode_chunk_rows` set (long histories: MIND), in checkpointed pieces of the
+buckets (`recommenders.evaluator.encode_item_rows`). Seeds drive every random choice
+(initialisation, dropout, sampling, order), and CPU runs are bit-for-bit repeatable at a
+fixed thread count (default 1). CUDA with bfloat16 autocast and deterministic kernels when
+present.
 
 Defaults (measured on MovieLens, 2 shared CPU cores): batch 2048 (a step costs about the
 same for 256 or 2048 samples, since it encodes most of the 1,682 items either way), Adam at
