@@ -9,7 +9,7 @@ keyed by the encoder's name, its batch size and device, torch's thread count at 
 string of every group in order: an entry holds exactly what encoding those groups again in
 this setting gives. Files are sealed (`harness.cache_seal`); one that fails its seal, does
 not read or does not fit the groups is encoded again. Processes that need the same entry
-take turns (`harness.paths.exclusive_lock`): one encodes, the others read its file.
+take turns (`harness.cache_seal.cached_file`): one encodes, the others read its file.
 """
 
 from __future__ import annotations
@@ -21,15 +21,13 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.cache_seal import read_sealed, seal
+from harness.cache_seal import cached_file
 from harness.errors import DataError
 from harness.hashing import content_key
-from harness.paths import atomic_write_bytes, exclusive_lock
 from recommenders.encoders import EMBEDDING_DIM, MODEL_NAME, SentenceEncoder
 
 TEXT_EMBEDDINGS_FOLDER = "text-embeddings"
 KEY_VERSION = 1
-LOCK_SUFFIX = ".lock"
 
 
 @dataclass
@@ -54,17 +52,19 @@ class CachedPooledEmbeddings:
 
     def pooled(self, groups: Sequence[Sequence[str]]) -> np.ndarray:
         """[len(groups), 384] float32: each group's mean string embedding (zero when empty)."""
-        path = self.path(groups)
-        with exclusive_lock(path.with_suffix(LOCK_SUFFIX)):
-            stored = read_sealed(path, lambda p: _read(p, len(groups)), what="text embeddings")
-            if stored is not None:
-                return stored
-            vectors = np.asarray(self.encoder.pooled(groups), dtype=np.float32)
-            buffer = io.BytesIO()
-            np.save(buffer, vectors, allow_pickle=False)
-            atomic_write_bytes(path, buffer.getvalue())
-            seal(path)
-        return vectors
+        return cached_file(
+            self.path(groups),
+            lambda path: _read(path, len(groups)),
+            lambda: np.asarray(self.encoder.pooled(groups), dtype=np.float32),
+            _npy_bytes,
+            what="text embeddings",
+        )
+
+
+def _npy_bytes(vectors: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, vectors, allow_pickle=False)
+    return buffer.getvalue()
 
 
 def _read(path: Path, rows: int) -> np.ndarray:

@@ -5,7 +5,7 @@ name, the seed and the train settings, so changing any input can never serve a s
 Files: ``<cache root>/embeddings/<key>.npz`` holding ``user_ids`` and ``embeddings``
 (plain arrays, read with ``allow_pickle=False``), sealed (`harness.cache_seal`): one that
 fails its seal or does not read is computed again. Processes that need the same entry take
-turns (``<key>.lock``, `harness.paths.exclusive_lock`), so it is trained once.
+turns (``<key>.lock``, `harness.cache_seal.cached_file`), so it is trained once.
 """
 
 from __future__ import annotations
@@ -17,15 +17,13 @@ from typing import Any
 
 import numpy as np
 
-from harness.cache_seal import read_sealed, seal
+from harness.cache_seal import cached_file
 from harness.dataset import Dataset
 from harness.errors import DataError
 from harness.hashing import content_key
-from harness.paths import atomic_write_bytes, exclusive_lock
 
 EMBEDDINGS_FOLDER = "embeddings"
 KEY_VERSION = 1
-LOCK_SUFFIX = ".lock"
 
 
 def settings_dict(settings: Any) -> dict:
@@ -62,19 +60,13 @@ class RecommenderUserEmbeddings:
 
     def __call__(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
         path = self.path(dataset)
-        # processes needing the same entry (grid workers condensing two seeds) take turns:
-        # one trains, the others read its file
-        with exclusive_lock(path.with_suffix(LOCK_SUFFIX)):
-            stored = read_sealed(path, _read, what="user embeddings")
-            if stored is None:
-                known_ids = np.sort(dataset.histories["user_id"].to_numpy(dtype=np.int64))
-                table = self._compute(dataset, known_ids)
-                buffer = io.BytesIO()
-                np.savez(buffer, user_ids=known_ids, embeddings=table)
-                atomic_write_bytes(path, buffer.getvalue())
-                seal(path)
-            else:
-                known_ids, table = stored
+
+        def build() -> tuple[np.ndarray, np.ndarray]:
+            known_ids = np.sort(dataset.histories["user_id"].to_numpy(dtype=np.int64))
+            return known_ids, self._compute(dataset, known_ids)
+
+        # grid workers condensing two seeds take turns: one trains, the others read its file
+        known_ids, table = cached_file(path, _read, build, _npz_bytes, what="user embeddings")
         return _lookup(known_ids, table, np.asarray(user_ids, dtype=np.int64), path)
 
     def _compute(self, dataset: Dataset, user_ids: np.ndarray) -> np.ndarray:
@@ -84,6 +76,12 @@ class RecommenderUserEmbeddings:
         settings = self.settings if self.settings is not None else TrainSettings()
         trained = train_model(dataset, self.model_name, self.seed, settings, progress=self.progress)
         return np.asarray(user_embeddings(trained.model, dataset, user_ids), dtype=np.float32)
+
+
+def _npz_bytes(entry: tuple[np.ndarray, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, user_ids=entry[0], embeddings=entry[1])
+    return buffer.getvalue()
 
 
 def _read(path: Path) -> tuple[np.ndarray, np.ndarray]:

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from harness.errors import DataError
-from harness.paths import atomic_write_text
+from harness.paths import atomic_write_bytes, atomic_write_text, exclusive_lock
 
 SEAL_VERSION = 1
 FOLDER_SEAL = "condbench-seal.json"
@@ -149,6 +149,23 @@ def read_sealed(
             problem = f"unreadable ({exc})"
     note_rebuild(entry, problem, what)
     return None
+
+
+def cached_file(
+    path: Path, read: Callable[[Path], T], build: Callable[[], T],
+    to_bytes: Callable[[T], bytes], what: str = "cache entry",
+) -> T:  # fmt: skip
+    """The single-file entry at `path`, read and checked (`read_sealed`), else built, written
+    atomically and sealed. Processes that need the same entry take turns (``<path>.lock``,
+    `harness.paths.exclusive_lock`): one builds it, the others read its file."""
+    with exclusive_lock(path.with_suffix(".lock")):
+        stored = read_sealed(path, read, what=what)
+        if stored is not None:
+            return stored
+        value = build()
+        atomic_write_bytes(path, to_bytes(value))
+        seal(path)
+    return value
 
 
 def note_rebuild(entry: Path, problem: str, what: str = "cache entry") -> None:
